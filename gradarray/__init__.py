@@ -1,0 +1,30 @@
+"""gradarray: gradients for unmodified NumPy code, on CPU (NumPy) or GPU (CuPy).
+
+    import numpy as np, gradarray as ga
+    x = ga.asarray(np.linspace(0, 1, 5), requires_grad=True)
+    y = np.sum(np.sin(x) ** 2)        # any NumPy code; y is a GradArray
+    y.backward(); x.grad
+"""
+from ._core import (GradArray, GradientLostWarning, Rule, ShapeDtype, enable_grad,
+                    is_grad_enabled, no_grad, set_grad_enabled, set_strict)
+from ._backend import Device, register_backend
+from ._registry import (Primitive, custom_vjp, defvjp, defvjp_joint, implements, nondifferentiable,
+                        primitive)
+from ._creation import (arange, array, asarray, empty, empty_like, eye, from_dlpack, full,
+                        full_like, identity, linspace, ones, ones_like, tensor, to_device, zeros,
+                        zeros_like)
+from .functional import grad, grad_of, hessian, jacobian, jvp, value_and_grad, vjp
+from . import overrides as _overrides  # noqa: F401  (registers every rule)
+from . import linalg, fft, testing  # noqa: F401
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GradArray", "GradientLostWarning", "Rule", "ShapeDtype", "Device", "Primitive",
+    "asarray", "array", "tensor", "zeros", "ones", "empty", "full", "arange", "linspace", "eye",
+    "identity", "zeros_like", "ones_like", "empty_like", "full_like", "to_device", "from_dlpack",
+    "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "grad_of",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "set_strict",
+    "defvjp", "defvjp_joint", "implements", "nondifferentiable", "primitive", "custom_vjp",
+    "register_backend", "linalg", "fft", "testing",
+]

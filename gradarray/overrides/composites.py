@@ -1,0 +1,1 @@
+"""Rules: composites (filled in by its family's work)."""

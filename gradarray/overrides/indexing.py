@@ -1,0 +1,151 @@
+"""Indexing: ``x[idx]``, ``x[idx] = v`` and the scatter that is their shared adjoint.
+
+- ``take_index(x, idx)`` = ``x[idx]``; its VJP scatters ``g`` into zeros of ``x``'s shape.
+- ``scatter_index(g, idx, shape)`` adds ``g`` into zeros at ``idx`` (duplicates accumulate); its
+  VJP is ``take_index``. The two are each other's adjoints, so any order of derivative works.
+- ``setitem`` mutates in place and rewires the array's history:
+  ``x_new = x_old`` with ``x_new[idx] = v``; dL/dx_old is ``g`` with the overwritten region zeroed,
+  dL/dv is ``g[idx]``. Writing into a view of a tracked array also rewires the base array.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._core import (GradArray, Node, Rule, _make, _state, _check_devices, fit_gradient)
+from .._backend import is_host_array
+from .._registry import Primitive, defvjp
+
+__all__ = ["getitem", "setitem", "take_index", "scatter_index", "raw_index"]
+
+
+def raw_index(index):
+    """Replace GradArrays inside an index by their raw data (index arrays carry no gradient)."""
+    if type(index) is GradArray:
+        return index._data
+    if type(index) is tuple:
+        return tuple(i._data if type(i) is GradArray else i for i in index)
+    if type(index) is list and any(type(i) is GradArray for i in index):
+        return [i._data if type(i) is GradArray else i for i in index]
+    return index
+
+
+def is_basic_index(index) -> bool:
+    """True when ``index`` only slices (ints, slices, Ellipsis, None): the result is a view."""
+    items = index if type(index) is tuple else (index,)
+    for i in items:
+        if not (i is None or i is Ellipsis or type(i) is slice or type(i) is int or isinstance(i, np.integer)):
+            return False
+    return True
+
+
+def _has_integer_arrays(index) -> bool:
+    items = index if type(index) is tuple else (index,)
+    for i in items:
+        if type(i) is list:
+            return True
+        if hasattr(i, "dtype") and i.dtype.kind in "iu" and getattr(i, "ndim", 0) > 0:
+            return True
+    return False
+
+
+def _take(x, index):
+    return x[index]
+
+
+def _scatter(g, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated integer indices accumulate)."""
+    out = np.zeros_like(g, shape=shape)
+    if _has_integer_arrays(index):
+        np.add.at(out, index, g)
+    else:
+        out[index] = g
+    return out
+
+
+take_index = Primitive(_take)
+scatter_index = Primitive(_scatter)
+defvjp(take_index, lambda g, ans, x, index: scatter_index(g, index, x.shape), save="none", view=True)
+defvjp(scatter_index, lambda g, ans, gin, index, shape: take_index(g, index), save="none")
+
+
+def getitem(x, index):
+    index = raw_index(index)
+    if x._requires_grad and getattr(_state, "enabled", True):
+        out = take_index(x, index)
+    else:
+        out = _make(x._data[index])
+    if is_basic_index(index):
+        # a view: it shares the version counter, and a write into it is also a write into x
+        out._version = x._version
+        out._view_of = (x, index)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- setitem
+def _setitem_vjp(g, ans, old, index, value):
+    """x_new = old with old[index] = value."""
+    g_old = np.copy(g)
+    g_old[index] = 0
+    return g_old, None, take_index(g, index)
+
+
+_SETITEM = Rule(joint=_setitem_vjp, save="none", name="setitem")
+
+
+def _raw_value(value, target):
+    if type(value) is GradArray:
+        v = value._data
+        if not (is_host_array(v) and is_host_array(target)):
+            _check_devices([target, v])
+        return v
+    if not is_host_array(target) and isinstance(value, np.ndarray) and value.ndim > 0:
+        _check_devices([target, value])
+    return value
+
+
+def _record_write(x, index, value):
+    """Rewire ``x``'s history after ``x[index] = value`` was written into its memory."""
+    v_tracked = type(value) is GradArray and value._requires_grad
+    if not (x._requires_grad or v_tracked):
+        return
+    edges = []
+    if x._requires_grad:
+        edges.append((0, x._node, x._out_index, x._data.shape, x._data.dtype))
+    if v_tracked:
+        edges.append((2, value if value._node is None else value._node, value._out_index,
+                      value._data.shape, value._data.dtype))
+    from .._core import ShapeDtype
+    args = (ShapeDtype(x._data.shape, x._data.dtype), index,
+            ShapeDtype(value._data.shape, value._data.dtype) if type(value) is GradArray else None)
+    node = Node(_SETITEM, tuple(edges), args, None, None, [], 1, None)
+    x._node = node
+    x._out_index = 0
+    x._requires_grad = True
+
+
+_LEAF_WRITE = ("a leaf array that requires grad cannot be modified in place (its gradient would refer "
+               "to values that no longer exist). Work on a copy (x = x.copy()), or update it under "
+               "`with ga.no_grad():` as in an optimiser step.")
+
+
+def setitem(x, index, value):
+    index = raw_index(index)
+    raw = _raw_value(value, x._data)
+    recording = getattr(_state, "enabled", True)
+    if recording:
+        # refuse before writing: a leaf's (or a leaf's view's) values must not change under the tape
+        target = x
+        while target is not None:
+            if target._requires_grad and target._node is None:
+                raise RuntimeError(_LEAF_WRITE)
+            target = target._view_of[0] if target._view_of is not None else None
+    x._data[index] = raw
+    x._version[0] += 1
+    if not recording:
+        return
+    _record_write(x, index, value)
+    # writing into a view also writes into its base: rewire the base's history too
+    while x._view_of is not None and x._requires_grad:
+        base, base_index = x._view_of
+        _record_write(base, base_index, x)
+        x = base

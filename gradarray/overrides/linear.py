@@ -1,0 +1,1 @@
+"""Rules: linear (filled in by its family's work)."""

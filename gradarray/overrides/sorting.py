@@ -1,0 +1,1 @@
+"""Rules: sorting (filled in by its family's work)."""

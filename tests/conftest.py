@@ -1,0 +1,28 @@
+"""Shared fixtures. ``backend`` runs a test once per array backend: NumPy, and the stand-in device
+array (tests/standin.py) that behaves like CuPy's ndarray, so host-only assumptions fail in CI."""
+import numpy as np
+import pytest
+
+
+class NumpyBackend:
+    name = "numpy"
+
+    def asarray(self, a, dtype=None):
+        """Raw array on this backend from host data."""
+        return np.array(a, dtype=dtype)
+
+    def to_host(self, raw):
+        return np.asarray(raw)
+
+
+BACKENDS = {"numpy": NumpyBackend()}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request):
+    return BACKENDS[request.param]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
