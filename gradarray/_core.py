@@ -187,8 +187,8 @@ class Node:
     ``target`` is the producing Node or, for a leaf, the leaf GradArray.
     """
 
-    __slots__ = ("rule", "edges", "args", "kwargs", "ans", "versions", "n_out", "out_meta", "freed",
-                 "seq", "__weakref__")
+    __slots__ = ("rule", "edges", "args", "kwargs", "ans", "versions", "n_out", "out_meta", "seq",
+                 "__weakref__")
 
     def __init__(self, rule, edges, args, kwargs, ans, versions, n_out, out_meta):
         # nodes are numbered in creation order, which is a topological order of the graph
@@ -201,7 +201,11 @@ class Node:
         self.versions = versions
         self.n_out = n_out
         self.out_meta = out_meta      # ((shape, dtype), ...) of the outputs, to fill missing grads
-        self.freed = False
+
+    @property
+    def freed(self):
+        """True once backward has released the saved values (args is None only then)."""
+        return self.args is None
 
     @property
     def name(self):
@@ -211,8 +215,9 @@ class Node:
         return f"<{self.rule.name}Backward>"
 
     def release(self):
-        self.args = self.kwargs = self.ans = self.versions = None
-        self.freed = True
+        self.args = self.ans = self.versions = None
+        if self.kwargs:
+            self.kwargs = {}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -602,8 +607,94 @@ def apply_ufunc(ufunc, inputs, kwargs=None):
     """Call ``ufunc`` on the raw data of ``inputs`` and record a node (the hot path).
 
     ``kwargs`` are forward-only options (dtype, casting, order); out= and where= are handled by
-    ``overrides.ufunc_methods`` on top of this function.
+    ``overrides.ufunc_methods`` on top of this function. The common cases — one or two inputs on
+    the host, one array output — take a straight path with no loops.
     """
+    if not kwargs and len(inputs) <= 2:
+        x = inputs[0]
+        if len(inputs) == 1:
+            if type(x) is GradArray and type(x._data) is np.ndarray:
+                d = x._data
+                result = ufunc(d)
+                if x._requires_grad and _state.enabled and type(result) is np.ndarray:
+                    rule = RULES.get(ufunc)
+                    if rule is not None:
+                        edge = (0, x._node or x, x._out_index, d.shape, d.dtype)
+                        return _record_ufunc(rule, result, (edge,), inputs, x, None)
+                return _finish_ufunc(ufunc, inputs, result, x._requires_grad)
+        else:
+            y = inputs[1]
+            tx, ty = type(x), type(y)
+            dx = x._data if tx is GradArray else x
+            dy = y._data if ty is GradArray else y
+            if (tx is GradArray or ty is GradArray) and (type(dx) is np.ndarray or tx in _SCALARS) \
+                    and (type(dy) is np.ndarray or ty in _SCALARS):
+                result = ufunc(dx, dy)
+                rx = tx is GradArray and x._requires_grad
+                ry = ty is GradArray and y._requires_grad
+                if (rx or ry) and _state.enabled and type(result) is np.ndarray:
+                    rule = RULES.get(ufunc)
+                    if rule is not None:
+                        if rx and ry:
+                            edges = ((0, x._node or x, x._out_index, dx.shape, dx.dtype),
+                                     (1, y._node or y, y._out_index, dy.shape, dy.dtype))
+                        elif rx:
+                            edges = ((0, x._node or x, x._out_index, dx.shape, dx.dtype),)
+                        else:
+                            edges = ((1, y._node or y, y._out_index, dy.shape, dy.dtype),)
+                        return _record_ufunc(rule, result, edges, inputs,
+                                             x if tx is GradArray else None,
+                                             y if ty is GradArray else None)
+                return _finish_ufunc(ufunc, inputs, result, rx or ry)
+    return _apply_ufunc_general(ufunc, inputs, kwargs)
+
+
+_SCALARS = frozenset({int, float, complex, bool, np.float64, np.float32, np.complex128, np.complex64,
+                      np.int64, np.int32, np.bool_})
+
+
+def _record_ufunc(rule, result, edges, inputs, x, y):
+    """Node + output for a single-output ufunc call on host data (x, y: the GradArray inputs)."""
+    if rule.save_args:
+        versions = []
+        if x is not None:
+            versions.append((x._version, x._version[0]))
+        if y is not None:
+            versions.append((y._version, y._version[0]))
+        saved = inputs
+    else:
+        versions = []
+        saved = _NO_ARGS[len(inputs)]
+    out_version = [0]
+    if rule.save_ans:
+        versions.append((out_version, 0))
+        node = Node(rule, edges, saved, None, result, versions, 1, None)
+    else:
+        node = Node(rule, edges, saved, None, None, versions, 1, None)
+    out = _new(GradArray)
+    out._data = result
+    out._node = node
+    out._requires_grad = True
+    out._out_index = 0
+    out._version = out_version
+    out._view_of = None
+    out.grad = None
+    return out
+
+
+def _finish_ufunc(ufunc, inputs, result, tracked):
+    """The fast paths' exits without a node: untracked, non-differentiable, or unusual results."""
+    if not tracked or not _state.enabled:
+        return _wrap_plain(result)
+    rule = RULES.get(ufunc)
+    if rule is None:
+        if ufunc in NONDIFFERENTIABLE:
+            return _wrap_plain(result)
+        raise _missing_rule(ufunc, f"np.{ufunc.__name__}")
+    return _record_ufunc_general(ufunc, rule, inputs, result)
+
+
+def _apply_ufunc_general(ufunc, inputs, kwargs):
     datas = []
     tracked = False
     host = True
@@ -621,13 +712,10 @@ def apply_ufunc(ufunc, inputs, kwargs=None):
         _check_devices(datas)
         datas = [_host_scalar_for_device(d) for d in datas]
     result = ufunc(*datas, **kwargs) if kwargs else ufunc(*datas)
-    if not tracked or not _state.enabled:
-        return _wrap_plain(result)
-    rule = RULES.get(ufunc)
-    if rule is None:
-        if ufunc in NONDIFFERENTIABLE:
-            return _wrap_plain(result)
-        raise _missing_rule(ufunc, f"np.{ufunc.__name__}")
+    return _finish_ufunc(ufunc, inputs, result, tracked)
+
+
+def _record_ufunc_general(ufunc, rule, inputs, result):
     edges = []
     versions = []
     save_args = rule.save_args
@@ -635,21 +723,21 @@ def apply_ufunc(ufunc, inputs, kwargs=None):
         if type(x) is GradArray:
             if x._requires_grad:
                 d = x._data
-                edges.append((i, x if x._node is None else x._node, x._out_index, d.shape, d.dtype))
+                edges.append((i, x._node or x, x._out_index, d.shape, d.dtype))
             if save_args:
                 versions.append((x._version, x._version[0]))
+    saved = inputs if save_args else _NO_ARGS[len(inputs)]
     if type(result) is tuple:
         results = tuple(_as_raw_result(r) for r in result)
         ans = results if rule.save_ans else None
-        node = Node(rule, tuple(edges), inputs if save_args else _NO_ARGS[len(inputs)], None, ans, versions,
-                    len(results), tuple((r.shape, r.dtype) for r in results))
+        node = Node(rule, tuple(edges), saved, None, ans, versions, len(results),
+                    tuple((r.shape, r.dtype) for r in results))
         outs = tuple(_make(r, node, True, k) for k, r in enumerate(results))
         if rule.save_ans:
             versions.extend((o._version, 0) for o in outs)
         return outs
     result = _as_raw_result(result)
-    node = Node(rule, tuple(edges), inputs if save_args else _NO_ARGS[len(inputs)], None,
-                result if rule.save_ans else None, versions, 1, None)
+    node = Node(rule, tuple(edges), saved, None, result if rule.save_ans else None, versions, 1, None)
     out = _make(result, node, True)
     if rule.save_ans:
         versions.append((out._version, 0))
@@ -1020,11 +1108,12 @@ def backward(roots, root_grads, retain_graph=None, create_graph=False, capture=N
             else:
                 g_out = _fill_missing(node, node_grads)
             rule = node.rule
-            if node.kwargs is None and rule.vjps is not None and not create_graph and not node.freed:
+            args = node.args
+            if node.kwargs is None and rule.vjps is not None and not create_graph and args is not None:
                 # hot path, inlined: a ufunc node (positional inputs, one VJP per input)
-                if node.versions:
-                    _check_versions(node)
-                args = node.args
+                for counter, seen in node.versions:
+                    if counter[0] != seen:
+                        _check_versions(node)       # raises the explanatory error
                 if rule.save_args:
                     args = [a._data if type(a) is GradArray else a for a in args]
                 vjps = rule.vjps
@@ -1051,7 +1140,9 @@ def backward(roots, root_grads, retain_graph=None, create_graph=False, capture=N
                 else:
                     _send_to_leaf(t, g, create_graph, capture)
             if not retain_graph:
-                node.release()
+                node.args = node.ans = node.versions = None      # node.release(), inlined
+                if node.kwargs:
+                    node.kwargs = {}
     finally:
         _set_grad_enabled(previous_mode)
 
