@@ -910,6 +910,8 @@ def apply_untracked(func, args, kwargs):
             raw_kwargs[k] = v
     if tracked and func not in NONDIFFERENTIABLE and _state.enabled:
         raise _missing_rule(func, _func_name(func))
+    if not all(_backend.is_host_array(a) for a in raw_args if _is_array_result(a)):
+        _check_devices([a for a in raw_args if _is_array_result(a)])
     out_arg = raw_kwargs.get("out")
     result = func(*raw_args, **raw_kwargs)
     if out_arg is not None and type(kwargs.get("out")) is GradArray:
@@ -1002,6 +1004,8 @@ def _call_vjps(node, g, create_graph):
     results = []
     if rule.joint is not None:
         out = rule.joint(g, ans, *args, **kwargs)
+        if type(out) is not tuple:      # a single-argument function's joint VJP may return the array
+            out = (out,)
         for e in node.edges:
             where = e[0]
             if type(where) is int:
@@ -1155,18 +1159,22 @@ def _send_to_leaf(leaf, g, create_graph, capture):
 
 
 def _accumulate_leaf(leaf, g, create_graph):
-    if type(g) is GradArray and not create_graph:
-        g = g._data
+    """Add ``g`` into ``leaf.grad``.
+
+    Without create_graph the stored gradient is a private copy: a VJP may hand back the very array
+    it received (``add``), a read-only broadcast view (``sum``), or an array shared with another
+    leaf, and users zero or scale ``.grad`` in place.
+    """
     if create_graph:
-        gg = g if type(g) is GradArray else _make(g)
-    else:
-        gg = _make(g)
+        gg = g if type(g) is GradArray else _make(_as_raw_result(g))
+        leaf.grad = gg if leaf.grad is None else leaf.grad + gg
+        return
+    if type(g) is GradArray:
+        g = g._data
     if leaf.grad is None:
-        leaf.grad = gg
-    elif create_graph:
-        leaf.grad = leaf.grad + gg
+        leaf.grad = _make(_as_raw_result(g).copy())
     else:
-        leaf.grad = _make(leaf.grad._data + gg._data)
+        leaf.grad = _make(_as_raw_result(leaf.grad._data + g))
 
 
 def _seed_for(root, gradient):

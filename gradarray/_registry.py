@@ -171,7 +171,15 @@ class Primitive:
         return apply_function(self.fn, self.rule, args, kwargs)
 
     def defvjp(self, *vjps, save="both"):
-        """Attach VJPs; with no arguments, a decorator for a joint VJP."""
+        """Attach the backward rule.
+
+        ``@prim.defvjp`` (or ``prim.defvjp(fn)``): ``fn(g, ans, *args)`` is a joint VJP returning one
+        gradient per positional argument (a tuple; a bare array for a one-argument function).
+        ``prim.defvjp(vjp0, vjp1, ...)`` with several functions: one VJP per argument.
+        """
+        if len(vjps) == 1 and callable(vjps[0]):
+            defvjp_joint(self, vjps[0], save=save)
+            return vjps[0]
         return defvjp(self, *vjps, save=save)
 
     def __repr__(self):

@@ -1,0 +1,216 @@
+"""Which NumPy functions gradarray can differentiate: ``python -m gradarray.coverage``.
+
+Every public NumPy ufunc and dispatched function of ``numpy``, ``numpy.linalg`` and ``numpy.fft``
+gets one status:
+
+- ``rule``: a derivative rule (``gradarray._core.RULES``);
+- ``composite``: an implementation made of differentiable calls (``IMPLEMENTATIONS``);
+- ``non-differentiable``: runs on GradArrays, its output carries no gradient (argmax, floor, ...);
+- ``like-creation``: a creation function that reaches gradarray through ``like=`` (zeros, arange...);
+- ``unsupported``: none of these; with a tracked input it raises a TypeError naming the function.
+
+Usage::
+
+    python -m gradarray.coverage                    # totals per namespace
+    python -m gradarray.coverage --markdown         # the full table, for the README/docs
+    python -m gradarray.coverage --unsupported      # only the unsupported functions
+    python -m gradarray.coverage --write-baseline tests/coverage_baseline.txt
+
+The baseline pins the status of every function; ``tests/test_coverage.py`` fails when a function that
+was covered becomes unsupported, and when the baseline is stale (regenerate it with the last command).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+
+import numpy as np
+
+STATUSES = ("rule", "composite", "non-differentiable", "like-creation", "unsupported")
+NAMESPACES = ("numpy", "numpy.linalg", "numpy.fft")
+
+__all__ = ["STATUSES", "NAMESPACES", "public_functions", "status_of", "report", "unsupported",
+           "read_baseline", "format_baseline", "compare_with_baseline"]
+
+
+def _is_dispatched(obj):
+    """Ufuncs, and functions that NumPy hands to ``__array_function__``."""
+    return isinstance(obj, np.ufunc) or type(obj).__name__ == "_ArrayFunctionDispatcher" or (
+        callable(obj) and hasattr(obj, "_implementation"))
+
+
+def public_functions(namespace="numpy"):
+    """``{qualified name: callable}`` for the dispatched public callables of ``namespace``.
+
+    Aliases (``np.conj`` is ``np.conjugate``) are listed once, under the callable's own ``__name__``
+    when the namespace exports it, otherwise under the first alias in alphabetical order.
+    Creation functions reached through ``like=`` are included for the top level.
+    """
+    import importlib
+
+    from ._creation import LIKE_CREATION
+    module = importlib.import_module(namespace)
+    names = {}                                  # id(obj) -> (obj, [names])
+    for name in sorted(dir(module)):
+        if name.startswith("_"):
+            continue
+        obj = getattr(module, name)
+        if _is_dispatched(obj) or (namespace == "numpy" and _in(obj, LIKE_CREATION)):
+            names.setdefault(id(obj), (obj, []))[1].append(name)
+    prefix = "np" + namespace[len("numpy"):]
+    out = {}
+    for obj, aliases in names.values():
+        own = getattr(obj, "__name__", None)
+        name = own if own in aliases else aliases[0]
+        out[f"{prefix}.{name}"] = obj
+    return dict(sorted(out.items()))
+
+
+def _in(obj, collection):
+    try:
+        return obj in collection
+    except TypeError:               # unhashable
+        return False
+
+
+def status_of(func):
+    """The status (one of STATUSES) of one NumPy callable."""
+    import gradarray  # noqa: F401  (registers every rule)
+    from ._core import IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES
+    from ._creation import LIKE_CREATION
+    if _in(func, RULES):
+        return "rule"
+    if _in(func, IMPLEMENTATIONS):
+        return "composite"
+    if _in(func, NONDIFFERENTIABLE):
+        return "non-differentiable"
+    if _in(func, LIKE_CREATION):
+        return "like-creation"
+    return "unsupported"
+
+
+def report(namespaces=NAMESPACES):
+    """``{namespace: {qualified name: status}}``."""
+    return {ns: {name: status_of(f) for name, f in public_functions(ns).items()} for ns in namespaces}
+
+
+def unsupported(namespaces=NAMESPACES):
+    return [name for table in report(namespaces).values() for name, s in table.items()
+            if s == "unsupported"]
+
+
+# ------------------------------------------------------------------------------ formatting
+def _totals(table):
+    counts = Counter(table.values())
+    total = len(table)
+    covered = total - counts["unsupported"]
+    return counts, total, covered
+
+
+def format_summary(rep):
+    lines = [f"{'namespace':<14}{'total':>7}" + "".join(f"{s:>20}" for s in STATUSES) + f"{'covered':>10}"]
+    grand = {}
+    for ns, table in rep.items():
+        grand.update(table)
+        lines.append(_summary_row(ns, table))
+    lines.append(_summary_row("all", grand))
+    return "\n".join(lines)
+
+
+def _summary_row(label, table):
+    counts, total, covered = _totals(table)
+    pct = 100.0 * covered / total if total else 100.0
+    return f"{label:<14}{total:>7}" + "".join(f"{counts[s]:>20}" for s in STATUSES) + f"{pct:>9.1f}%"
+
+
+def format_markdown(rep):
+    out = ["| namespace | total | " + " | ".join(STATUSES) + " | covered |",
+           "|---|---:|" + "---:|" * len(STATUSES) + "---:|"]
+    grand = {}
+    for ns, table in list(rep.items()) + [("all", None)]:
+        table = grand if table is None else table
+        if ns != "all":
+            grand.update(table)
+        counts, total, covered = _totals(table)
+        pct = 100.0 * covered / total if total else 100.0
+        out.append(f"| {ns} | {total} | " + " | ".join(str(counts[s]) for s in STATUSES)
+                   + f" | {pct:.1f}% |")
+    for ns, table in rep.items():
+        out += ["", f"### `{ns}`", "", "| function | status |", "|---|---|"]
+        out += [f"| `{name}` | {status} |" for name, status in table.items()]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------ baseline
+BASELINE_HEADER = (
+    "# Status of every NumPy function in gradarray's coverage report, pinned by tests/test_coverage.py.\n"
+    "# Regenerate after adding coverage:  python -m gradarray.coverage --write-baseline "
+    "tests/coverage_baseline.txt\n"
+)
+
+
+def format_baseline(rep):
+    lines = [BASELINE_HEADER.rstrip("\n"), f"# numpy {np.__version__}"]
+    for table in rep.values():
+        lines += [f"{name} {status}" for name, status in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def read_baseline(path):
+    """``{qualified name: status}`` from a baseline file."""
+    out = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                name, status = line.rsplit(" ", 1)
+                out[name] = status
+    return out
+
+
+def compare_with_baseline(baseline, rep=None):
+    """``(regressions, newly_covered, new_functions)`` of the current report against ``baseline``.
+
+    regressions: covered in the baseline, unsupported now. newly_covered: unsupported in the baseline,
+    covered now (the baseline is stale). new_functions: not in the baseline at all (another NumPy
+    version), with their current status.
+    """
+    current = {}
+    for table in (rep or report()).values():
+        current.update(table)
+    regressions = sorted(n for n, s in current.items()
+                         if s == "unsupported" and baseline.get(n, "unsupported") != "unsupported")
+    newly_covered = sorted(n for n, s in current.items()
+                           if s != "unsupported" and baseline.get(n) == "unsupported")
+    new_functions = {n: s for n, s in current.items() if n not in baseline}
+    return regressions, newly_covered, new_functions
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m gradarray.coverage",
+                                     description="Which NumPy functions gradarray can differentiate.")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--markdown", action="store_true", help="print the full Markdown table")
+    group.add_argument("--unsupported", action="store_true", help="list only unsupported functions")
+    group.add_argument("--write-baseline", metavar="PATH", help="write the baseline file to PATH")
+    parser.add_argument("--namespace", action="append", choices=NAMESPACES,
+                        help="restrict to this namespace (repeatable)")
+    args = parser.parse_args(argv)
+    rep = report(tuple(args.namespace) if args.namespace else NAMESPACES)
+    if args.write_baseline:
+        with open(args.write_baseline, "w", encoding="utf-8") as fh:
+            fh.write(format_baseline(rep))
+        n = sum(len(t) for t in rep.values())
+        print(f"wrote the status of {n} functions to {args.write_baseline}")
+    elif args.unsupported:
+        print("\n".join(n for t in rep.values() for n, s in t.items() if s == "unsupported"))
+    elif args.markdown:
+        print(format_markdown(rep))
+    else:
+        print(format_summary(rep))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
