@@ -827,14 +827,21 @@ def _may_share_memory(a, b):
     return True
 
 
+def _placeholder(x):
+    """What a rule that saves no argument values receives for GradArray ``x``: its shape and dtype
+    if it is differentiable; integer and boolean arrays (masks, indices) are kept as raw data."""
+    if x._data.dtype.kind in "fc":
+        return ShapeDtype(x._data.shape, x._data.dtype)
+    return x._data
+
+
 def _placeholder_args(args):
     out = []
     for a in args:
         if type(a) is GradArray:
-            out.append(ShapeDtype(a._data.shape, a._data.dtype))
+            out.append(_placeholder(a))
         elif (type(a) is list or type(a) is tuple) and any(type(x) is GradArray for x in a):
-            out.append(type(a)(ShapeDtype(x._data.shape, x._data.dtype) if type(x) is GradArray else x
-                               for x in a))
+            out.append(type(a)(_placeholder(x) if type(x) is GradArray else x for x in a))
         else:
             out.append(a)
     return tuple(out)
@@ -843,8 +850,7 @@ def _placeholder_args(args):
 def _placeholder_kwargs(kwargs):
     if not any(type(v) is GradArray for v in kwargs.values()):
         return kwargs
-    return {k: ShapeDtype(v._data.shape, v._data.dtype) if type(v) is GradArray else v
-            for k, v in kwargs.items()}
+    return {k: _placeholder(v) if type(v) is GradArray else v for k, v in kwargs.items()}
 
 
 def _record(rule, result, edges, args, kwargs, saved):
