@@ -247,7 +247,8 @@ def _as_raw_result(result):
 
 
 def _is_array_result(obj):
-    return hasattr(obj, "shape") and hasattr(obj, "dtype") and not isinstance(obj, (ShapeDtype, np.dtype))
+    return hasattr(obj, "shape") and hasattr(obj, "dtype") and \
+        not isinstance(obj, (ShapeDtype, np.dtype, type))
 
 
 def wrap_untracked(result):
@@ -732,7 +733,7 @@ def _record_ufunc_general(ufunc, rule, inputs, result):
         ans = results if rule.save_ans else None
         node = Node(rule, tuple(edges), saved, None, ans, versions, len(results),
                     tuple((r.shape, r.dtype) for r in results))
-        outs = tuple(_make(r, node, True, k) for k, r in enumerate(results))
+        outs = tuple(_make(r, node, _dtype_can_require_grad(r.dtype), k) for k, r in enumerate(results))
         if rule.save_ans:
             versions.extend((o._version, 0) for o in outs)
         return outs
@@ -822,9 +823,11 @@ def _share_version(out, source):
 
 
 def _may_share_memory(a, b):
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        return np.may_share_memory(a, b)
-    return True
+    """np.may_share_memory dispatches to the backend (CuPy has it); unknown backends: assume yes."""
+    try:
+        return bool(np.may_share_memory(a, b))
+    except (TypeError, NotImplementedError):
+        return True
 
 
 def _placeholder(x):
@@ -995,7 +998,7 @@ def _call_vjps(node, g, create_graph):
             args = [a._data if type(a) is GradArray else a for a in args]
         vjps = rule.vjps
         ans = node.ans
-        return [vjps[e[0]](g, ans, *args) for e in node.edges]
+        return [None if (f := vjps[e[0]]) is None else f(g, ans, *args) for e in node.edges]
     kwargs = node.kwargs or {}
     ans = node.ans
     if create_graph:
@@ -1128,7 +1131,8 @@ def backward(roots, root_grads, retain_graph=None, create_graph=False, capture=N
                     args = [a._data if type(a) is GradArray else a for a in args]
                 vjps = rule.vjps
                 ans = node.ans
-                input_grads = [vjps[e[0]](g_out, ans, *args) for e in node.edges]
+                input_grads = [None if (f := vjps[e[0]]) is None else f(g_out, ans, *args)
+                               for e in node.edges]
             else:
                 input_grads = _call_vjps(node, g_out, create_graph)
             for e, g in zip(node.edges, input_grads):

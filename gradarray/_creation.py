@@ -192,7 +192,7 @@ def full_like(x, fill_value, dtype=None, *, device=None, requires_grad=False):
 # ``np.zeros(3, like=x)``: NumPy strips ``like`` before calling __array_function__, so the device is
 # taken from the GradArray that received the call.
 LIKE_CREATION = {np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray,
-                 np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace, np.eye, np.identity,
+                 np.zeros, np.ones, np.empty, np.full, np.arange, np.eye, np.identity,
                  np.frombuffer, np.fromfunction, np.fromiter, np.fromstring, np.loadtxt,
                  np.genfromtxt, np.require, np.tri}
 

@@ -6,6 +6,14 @@
 - ``setitem`` mutates in place and rewires the array's history:
   ``x_new = x_old`` with ``x_new[idx] = v``; dL/dx_old is ``g`` with the overwritten region zeroed,
   dL/dv is ``g[idx]``. Writing into a view of a tracked array also rewires the base array.
+- Repeated integer indices in ``x[idx] = v``: NumPy keeps one write per element (in practice the
+  last); only the write that was kept receives gradient, the overwritten ones get zero.
+- Views: ``x._view_of = (base, index, inverse)`` records that ``x`` shares memory with
+  ``base[index]`` (``inverse`` maps ``x``'s values back to that region's shape for reshape/transpose
+  views; None for basic indexing). After a write into ``x`` the base becomes ``base[index] =
+  inverse(x)``. Limitation: *other* views of the same base taken before the write keep their old
+  history (their values are updated in memory, their gradient path is not); take views after
+  writing, as in NumPy code that reads the base again.
 """
 from __future__ import annotations
 
@@ -15,7 +23,7 @@ from .._core import (GradArray, Node, Rule, _make, _state, _check_devices, fit_g
 from .._backend import is_host_array
 from .._registry import Primitive, defvjp
 
-__all__ = ["getitem", "setitem", "take_index", "scatter_index", "raw_index"]
+__all__ = ["getitem", "setitem", "take_index", "scatter_index", "raw_index", "set_view_of"]
 
 
 def raw_index(index):
@@ -77,8 +85,14 @@ def getitem(x, index):
     if is_basic_index(index):
         # a view: it shares the version counter, and a write into it is also a write into x
         out._version = x._version
-        out._view_of = (x, index)
+        out._view_of = (x, index, None)
     return out
+
+
+def set_view_of(view, base, index, inverse=None):
+    """Record that ``view`` shares memory with ``base[index]`` (``inverse`` maps it back)."""
+    view._version = base._version
+    view._view_of = (base, index, inverse)
 
 
 # ------------------------------------------------------------------------------------------- setitem
@@ -86,7 +100,25 @@ def _setitem_vjp(g, ans, old, index, value):
     """x_new = old with old[index] = value."""
     g_old = np.copy(g)
     g_old[index] = 0
-    return g_old, None, take_index(g, index)
+    if value is None:
+        return g_old, None, None
+    g_value = take_index(g, index)
+    if _has_integer_arrays(index):
+        g_value = g_value * _kept_writes(index, old.shape, g._data if type(g) is GradArray else g)
+    return g_old, None, g_value
+
+
+def _kept_writes(index, shape, like):
+    """Mask over the written elements: True where the write was kept (repeated indices: one wins).
+
+    Replays the write with each element's own number and reads back which number survived, so the
+    mask follows whatever order the backend used for the real write.
+    """
+    marks = np.full_like(like, -1, dtype=np.intp, shape=shape)
+    written = marks[index].shape
+    ids = np.reshape(np.arange(marks[index].size, like=like), written)
+    marks[index] = ids
+    return marks[index] == ids
 
 
 _SETITEM = Rule(joint=_setitem_vjp, save="none", name="setitem")
@@ -146,6 +178,6 @@ def setitem(x, index, value):
     _record_write(x, index, value)
     # writing into a view also writes into its base: rewire the base's history too
     while x._view_of is not None and x._requires_grad:
-        base, base_index = x._view_of
-        _record_write(base, base_index, x)
+        base, base_index, inverse = x._view_of
+        _record_write(base, base_index, x if inverse is None else inverse(x))
         x = base

@@ -78,3 +78,305 @@ def function_with_out(func, args, kwargs):
     if type(out) is tuple:
         return tuple(_write_into(o, r) for o, r in zip(out, result))
     return _write_into(out, result)
+
+
+# ==================================================================================================
+# ufunc methods: reduce, accumulate, outer, at, reduceat
+#
+# Differentiable ufuncs go through the dedicated NumPy functions where gradarray has their rules
+# (add.reduce -> np.sum, multiply.accumulate -> np.cumprod, ...), and otherwise through composites of
+# recorded calls (a sequential fold of the binary ufunc over the axis). Non-differentiable ufuncs
+# (logical_or.reduce, bitwise_or.accumulate, ...) and untracked inputs compute untracked.
+# ==================================================================================================
+from .._core import (IMPLEMENTATIONS, NONDIFFERENTIABLE, _missing_rule, _state,  # noqa: E402
+                     wrap_untracked)
+from .._registry import Primitive, defvjp, implements_ufunc_method  # noqa: E402
+from .indexing import raw_index, scatter_index  # noqa: E402
+
+_NOT_GIVEN = object()
+
+
+def _raw(x):
+    return x._data if type(x) is GradArray else x
+
+
+def _needs_tape(ufunc, method, arrays):
+    """True when the call must be recorded; raises for a tracked input to a ufunc without a rule."""
+    if not getattr(_state, "enabled", True):
+        return False
+    if not any(type(x) is GradArray and x._requires_grad for x in arrays):
+        return False
+    if ufunc in NONDIFFERENTIABLE:
+        return False
+    if ufunc not in RULES:
+        raise _missing_rule(ufunc, f"np.{ufunc.__name__}.{method}")
+    return True
+
+
+def _untracked(ufunc, method, inputs, kwargs):
+    """Run ``ufunc.method`` on raw data; an ``out=`` GradArray is written through ``setitem``."""
+    kwargs = dict(kwargs)
+    out = _normalise_out(kwargs.pop("out", None))
+    raw_kwargs = {k: _raw(v) for k, v in kwargs.items()}
+    result = wrap_untracked(getattr(ufunc, method)(*[_raw(x) for x in inputs], **raw_kwargs))
+    return _finish(result, out)
+
+
+def _finish(result, out):
+    if out is None or out[0] is None:
+        return result
+    return _write_into(out[0], result)
+
+
+def _has_rule(func):
+    return func in RULES or func in IMPLEMENTATIONS
+
+
+def _given(**kwargs):
+    """The keyword arguments the caller actually passed (NumPy's defaults differ between functions)."""
+    return {k: v for k, v in kwargs.items() if v is not _NOT_GIVEN}
+
+
+def _axis_index(ndim, axis, i):
+    """Index selecting position ``i`` (int or slice) along ``axis``."""
+    return (slice(None),) * (axis % ndim) + (i,)
+
+
+# ------------------------------------------------------------------------------------------ reduce
+_REDUCTIONS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
+
+
+@implements_ufunc_method("reduce")
+def ufunc_reduce(ufunc, array, axis=0, dtype=None, out=None, keepdims=False, initial=_NOT_GIVEN,
+                 where=True):
+    if not _needs_tape(ufunc, "reduce", (array, initial)):
+        return _untracked(ufunc, "reduce", (array,), _given(
+            axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial, where=where))
+    out = _normalise_out(out)
+    if dtype is not None:
+        array = array.astype(dtype)
+    extra = _given(initial=initial, where=where if where is not True else _NOT_GIVEN)
+    func = _REDUCTIONS.get(ufunc)
+    if func is not None and _has_rule(func):
+        result = func(array, axis=axis, keepdims=keepdims, **extra)
+    elif ufunc in (np.logaddexp, np.logaddexp2) and where is True and _has_rule(np.sum):
+        result = _logaddexp_reduce(ufunc, array, axis, keepdims, initial)
+    else:
+        result = _fold_reduce(ufunc, array, axis, keepdims, initial, where)
+    return _finish(result, out)
+
+
+def _logaddexp_reduce(ufunc, x, axis, keepdims, initial):
+    """log(sum(exp(x))) shifted by the (untracked) maximum, which cancels in the gradient."""
+    exp, log = (np.exp, np.log) if ufunc is np.logaddexp else (np.exp2, np.log2)
+    m = np.max(x.detach(), axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)                  # all -inf (or inf) slices: no shift
+    result = log(np.sum(exp(x - m), axis=axis, keepdims=keepdims))
+    result = result + (m if keepdims else np.reshape(m, result.shape))
+    return result if initial is _NOT_GIVEN else ufunc(initial, result)
+
+
+def _fold_reduce(ufunc, x, axis, keepdims, initial, where):
+    """ufunc.reduce as a left fold of recorded binary calls: ((x0 op x1) op x2) ..."""
+    if where is not True:
+        raise TypeError(f"np.{ufunc.__name__}.reduce with where= is not supported with gradient "
+                        "tracking")
+    ndim = x.ndim
+    axes = tuple(range(ndim)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = sorted({a % ndim for a in axes}, reverse=True) if ndim else []
+    out_shape = tuple(1 if d in axes else s for d, s in enumerate(x.shape))
+    acc = x
+    start = initial if len(axes) == 1 else _NOT_GIVEN
+    for ax in axes:
+        n = acc.shape[ax]
+        folded = start
+        for i in range(n):
+            item = acc[_axis_index(acc.ndim, ax, i)]
+            folded = item if folded is _NOT_GIVEN else ufunc(folded, item)
+        if folded is _NOT_GIVEN:                         # empty axis: the identity
+            if ufunc.identity is None:
+                raise ValueError(f"zero-size reduction of np.{ufunc.__name__} without an identity")
+            folded = np.zeros_like(np.sum(acc.detach(), axis=ax)) + ufunc.identity
+        acc = folded
+    if initial is not _NOT_GIVEN and len(axes) != 1:
+        acc = ufunc(initial, acc)
+    return np.reshape(acc, out_shape) if keepdims else acc
+
+
+# ------------------------------------------------------------------------------------- accumulate
+_ACCUMULATIONS = {np.add: np.cumsum, np.multiply: np.cumprod}
+
+
+@implements_ufunc_method("accumulate")
+def ufunc_accumulate(ufunc, array, axis=0, dtype=None, out=None):
+    if not _needs_tape(ufunc, "accumulate", (array,)):
+        return _untracked(ufunc, "accumulate", (array,), _given(axis=axis, dtype=dtype, out=out))
+    out = _normalise_out(out)
+    if dtype is not None:
+        array = array.astype(dtype)
+    func = _ACCUMULATIONS.get(ufunc)
+    if func is not None and _has_rule(func):
+        result = func(array, axis=axis)
+    elif ufunc in (np.maximum, np.minimum, np.fmax, np.fmin):
+        result = running_extreme(array, ufunc, axis)
+    else:
+        result = _fold_accumulate(ufunc, array, axis)
+    return _finish(result, out)
+
+
+def _fold_accumulate(ufunc, x, axis):
+    """out[i] = ufunc(out[i-1], x[i]), each step recorded, written into a fresh array."""
+    result = np.zeros_like(x.detach())
+    acc = None
+    for i in range(x.shape[axis]):
+        index = _axis_index(x.ndim, axis, i)
+        acc = x[index] if acc is None else ufunc(acc, x[index])
+        result[index] = acc
+    return result
+
+
+def _running_extreme(x, ufunc, axis):
+    return ufunc.accumulate(x, axis=axis)
+
+
+def _running_extreme_vjp(g, ans, x, ufunc, axis):
+    """out[i] is x[j] for the position j <= i where the running extreme was first attained (ties
+    keep the earlier position, like argmax): the gradient of out[i] goes to x[j]."""
+    x, ans = _raw(x), _raw(ans)
+    axis = axis % x.ndim
+    n = x.shape[axis]
+    # a new record where the running value changes (and at position 0)
+    new = np.ones_like(ans, dtype=bool)
+    new[_axis_index(x.ndim, axis, slice(1, None))] = (ans[_axis_index(x.ndim, axis, slice(1, None))]
+                                                      != ans[_axis_index(x.ndim, axis, slice(None, -1))])
+    shape1 = [1] * x.ndim
+    shape1[axis] = n
+    positions = np.reshape(np.arange(n, like=x), shape1)
+    source = np.maximum.accumulate(positions * new, axis=axis)
+    index = tuple(source if d == axis else
+                  np.reshape(np.arange(s, like=x), [s if k == d else 1 for k in range(x.ndim)])
+                  for d, s in enumerate(x.shape))
+    return scatter_index(g, index, x.shape)
+
+
+running_extreme = Primitive(_running_extreme)
+defvjp(running_extreme, _running_extreme_vjp, None, None, save="both")
+
+
+# ------------------------------------------------------------------------------------------ outer
+@implements_ufunc_method("outer")
+def ufunc_outer(ufunc, a, b, **kwargs):
+    """ufunc.outer(a, b)[i..., j...] = ufunc(a[i...], b[j...]): broadcast a against b."""
+    if not _needs_tape(ufunc, "outer", (a, b)):
+        return _untracked(ufunc, "outer", (a, b), kwargs)
+    b_ndim = np.ndim(_raw(b))
+    if np.ndim(_raw(a)) and b_ndim:
+        a = a[(Ellipsis,) + (None,) * b_ndim]
+    return ufunc(a, b, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------- at
+@implements_ufunc_method("at")
+def ufunc_at(ufunc, a, indices, b=None):
+    """In place ``ufunc.at(a, indices, b)``: the new value of ``a`` is computed out of place from
+    recorded calls and written back with ``setitem`` (so ``a`` must not be a leaf that requires grad).
+    """
+    operands = (a,) if b is None else (a, b)
+    index = raw_index(indices)
+    if type(a) is not GradArray:
+        if type(b) is GradArray and b._requires_grad and getattr(_state, "enabled", True):
+            raise TypeError(f"np.{ufunc.__name__}.at: cannot record a write of a tracked array into "
+                            "a plain ndarray; make the target a GradArray (ga.asarray)")
+        ufunc.at(a, index, *([] if b is None else [_raw(b)]))
+        return None
+    if not getattr(_state, "enabled", True) or not (
+            a._requires_grad or (type(b) is GradArray and b._requires_grad)):
+        ufunc.at(a._data, index, *([] if b is None else [_raw(b)]))
+        a._version[0] += 1
+        return None
+    if not _needs_tape(ufunc, "at", operands):       # non-differentiable: overwritten, untracked
+        new = np.copy(a._data)
+        ufunc.at(new, index, *([] if b is None else [_raw(b)]))
+        setitem(a, Ellipsis, new)
+        return None
+    if ufunc is np.add or ufunc is np.subtract:
+        # a + (b scattered into zeros at index; repeated indices accumulate)
+        if type(b) is GradArray and b._requires_grad:
+            delta = scatter_index(b, index, a.shape)
+        else:
+            delta = np.zeros_like(a._data)
+            np.add.at(delta, index, _raw(b))
+        new = ufunc(a, delta)
+    else:
+        new = _sequential_at(ufunc, a, index, b)
+    setitem(a, Ellipsis, new)
+    return None
+
+
+def _sequential_at(ufunc, a, index, b):
+    """Unbuffered semantics for any ufunc: an element hit k times is updated k times in order.
+    Works on a flat copy of ``a``, one round per repetition (indices are unique within a round)."""
+    raw = a._data
+    flat_positions = np.reshape(np.arange(raw.size, like=raw), raw.shape)[index]
+    flat = np.reshape(flat_positions, (-1,))
+    per_entry = b is not None and getattr(b, "ndim", 0) > 0     # else a scalar shared by all
+    if per_entry:
+        b = np.reshape(np.broadcast_to(b, flat_positions.shape), (-1,))
+    # rank[k] = how many earlier entries of ``flat`` hit the same element
+    order = np.argsort(flat, kind="stable")
+    sorted_flat = flat[order]
+    starts = np.ones_like(sorted_flat, dtype=bool)
+    starts[1:] = sorted_flat[1:] != sorted_flat[:-1]
+    run_start = np.maximum.accumulate(np.arange(flat.size, like=raw) * starts)
+    rank = np.empty_like(flat)
+    rank[order] = np.arange(flat.size, like=raw) - run_start
+    current = np.copy(np.reshape(a, (-1,)))
+    for r in range(int(rank.max()) + 1 if flat.size else 0):
+        which = np.nonzero(rank == r)[0]
+        where = flat[which]
+        # a copy: what the ufunc's rule saves must not be the memory written just below
+        taken = np.copy(current[where])
+        args = (taken,) if b is None else (taken, b[which] if per_entry else b)
+        current[where] = ufunc(*args)
+    return np.reshape(current, a.shape)
+
+
+# --------------------------------------------------------------------------------------- reduceat
+@implements_ufunc_method("reduceat")
+def ufunc_reduceat(ufunc, array, indices, axis=0, dtype=None, out=None):
+    """out[k] = ufunc.reduce(array[indices[k]:indices[k+1]]) (just array[indices[k]] when
+    indices[k] >= indices[k+1]); add.reduceat is a gather followed by a segment scatter-add."""
+    if not _needs_tape(ufunc, "reduceat", (array,)):
+        return _untracked(ufunc, "reduceat", (array, indices),
+                          _given(axis=axis, dtype=dtype, out=out))
+    out = _normalise_out(out)
+    if dtype is not None:
+        array = array.astype(dtype)
+    from .._backend import to_host
+    raw = array._data
+    axis = axis % array.ndim
+    n = array.shape[axis]
+    starts = np.asarray(to_host(_raw(indices)) if hasattr(_raw(indices), "shape") else indices,
+                        dtype=np.intp)
+    ends = np.append(starts[1:], n)
+    ends = np.where(ends > starts, ends, starts + 1)     # an empty or reversed segment: one element
+    if ufunc is np.add:
+        lengths = ends - starts
+        segment = np.repeat(np.arange(starts.size), lengths)
+        position = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) \
+            + np.repeat(starts, lengths)
+        segment = np.asarray(segment, like=raw)
+        position = np.asarray(position, like=raw)
+        picked = array[_axis_index(array.ndim, axis, position)]
+        shape = list(array.shape)
+        shape[axis] = starts.size
+        result = scatter_index(picked, _axis_index(array.ndim, axis, segment), tuple(shape))
+    else:
+        # one reduce per segment, written into a fresh array
+        shape = list(array.shape)
+        shape[axis] = starts.size
+        result = np.zeros_like(array.detach(), shape=tuple(shape))
+        for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())):
+            result[_axis_index(array.ndim, axis, k)] = ufunc_reduce(
+                ufunc, array[_axis_index(array.ndim, axis, slice(s, e))], axis=axis)
+    return _finish(result, out)
