@@ -16,6 +16,15 @@ from ._creation import (arange, array, asarray, empty, empty_like, eye, from_dlp
 from .functional import grad, grad_of, hessian, jacobian, jvp, value_and_grad, vjp
 from . import overrides as _overrides  # noqa: F401  (registers every rule)
 from . import linalg, fft, testing  # noqa: F401
+from .trace import trace_numpy
+from . import polynomial  # noqa: F401
+
+try:                                # scipy.special rules: only when SciPy is installed
+    import scipy.special  # noqa: F401
+except ImportError:
+    pass
+else:
+    from . import special  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -26,5 +35,5 @@ __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "grad_of",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "set_strict",
     "defvjp", "defvjp_joint", "implements", "nondifferentiable", "primitive", "custom_vjp",
-    "register_backend", "linalg", "fft", "testing",
+    "register_backend", "linalg", "fft", "testing", "trace_numpy", "polynomial",
 ]

@@ -122,9 +122,10 @@ class Rule:
     indexing): it then shares the version counter, so in-place writes are seen through the view.
     """
 
-    __slots__ = ("vjps", "joint", "save_args", "save_ans", "params", "view", "name")
+    __slots__ = ("vjps", "joint", "save_args", "save_ans", "params", "view", "name", "keep")
 
-    def __init__(self, vjps=None, joint=None, save="args", params=None, view=False, name=None):
+    def __init__(self, vjps=None, joint=None, save="args", params=None, view=False, name=None,
+                 needs=None):
         if (vjps is None) == (joint is None):
             raise ValueError("a rule needs either per-argument vjps or one joint vjp")
         if save not in ("args", "ans", "both", "none"):
@@ -136,6 +137,10 @@ class Rule:
         self.params = params or {}
         self.view = view
         self.name = name
+        # ``needs[i]``: the argument positions VJP i reads. From it, ``keep`` maps the positions of
+        # the tracked inputs of a call to the arguments worth saving: ``x * 3.0`` with only x
+        # tracked saves 3.0, not x (less memory, and x may then be modified in place).
+        self.keep = _keep_table(needs) if needs is not None and self.save_args else {}
 
 
 # NumPy callable -> Rule.  Ufuncs and array functions share one dict: a ufunc object and a function
@@ -147,6 +152,15 @@ IMPLEMENTATIONS: dict = {}
 UFUNC_METHODS: dict = {}
 # Callables that compute untracked results (step functions, predicates, index queries).
 NONDIFFERENTIABLE: set = set()
+
+
+def _keep_table(needs):
+    table = {}
+    positions = [i for i, n in enumerate(needs) if n is not None]
+    for mask in range(1, 1 << len(positions)):
+        tracked = tuple(p for k, p in enumerate(positions) if mask >> k & 1)
+        table[tracked] = frozenset(j for p in tracked for j in needs[p])
+    return table
 
 
 class ShapeDtype:
@@ -656,19 +670,24 @@ _SCALARS = frozenset({int, float, complex, bool, np.float64, np.float32, np.comp
 
 def _record_ufunc(rule, result, edges, inputs, x, y):
     """Node + output for a single-output ufunc call on host data (x, y: the GradArray inputs)."""
+    versions = []
     if rule.save_args:
-        versions = []
+        keep = rule.keep.get(tuple([e[0] for e in edges])) if rule.keep else None
+        if keep is None:
+            saved = inputs
+        else:
+            saved = tuple([a if i in keep else None for i, a in enumerate(inputs)])
+            x = x if 0 in keep else None
+            y = y if 1 in keep else None
         if x is not None:
-            versions.append((x._version, x._version[0]))
+            versions.append((x._version, x._version[0], x._data))
         if y is not None:
-            versions.append((y._version, y._version[0]))
-        saved = inputs
+            versions.append((y._version, y._version[0], y._data))
     else:
-        versions = []
         saved = _NO_ARGS[len(inputs)]
     out_version = [0]
     if rule.save_ans:
-        versions.append((out_version, 0))
+        versions.append((out_version, 0, result))
         node = Node(rule, edges, saved, None, result, versions, 1, None)
     else:
         node = Node(rule, edges, saved, None, None, versions, 1, None)
@@ -726,7 +745,7 @@ def _record_ufunc_general(ufunc, rule, inputs, result):
                 d = x._data
                 edges.append((i, x._node or x, x._out_index, d.shape, d.dtype))
             if save_args:
-                versions.append((x._version, x._version[0]))
+                versions.append((x._version, x._version[0], x._data))
     saved = inputs if save_args else _NO_ARGS[len(inputs)]
     if type(result) is tuple:
         results = tuple(_as_raw_result(r) for r in result)
@@ -735,13 +754,13 @@ def _record_ufunc_general(ufunc, rule, inputs, result):
                     tuple((r.shape, r.dtype) for r in results))
         outs = tuple(_make(r, node, _dtype_can_require_grad(r.dtype), k) for k, r in enumerate(results))
         if rule.save_ans:
-            versions.extend((o._version, 0) for o in outs)
+            versions.extend((o._version, 0, o._data) for o in outs)
         return outs
     result = _as_raw_result(result)
     node = Node(rule, tuple(edges), saved, None, result if rule.save_ans else None, versions, 1, None)
     out = _make(result, node, True)
     if rule.save_ans:
-        versions.append((out._version, 0))
+        versions.append((out._version, 0, out._data))
     return out
 
 
@@ -858,7 +877,7 @@ def _placeholder_kwargs(kwargs):
 
 def _record(rule, result, edges, args, kwargs, saved):
     """Create the node for a function call and wrap its outputs."""
-    versions = [(s._version, s._version[0]) for s in saved] if rule.save_args else []
+    versions = [(s._version, s._version[0], s._data) for s in saved] if rule.save_args else []
     if rule.save_args:
         node_args, node_kwargs = tuple(args), kwargs
     else:
@@ -876,7 +895,7 @@ def _record(rule, result, edges, args, kwargs, saved):
                 differentiable = _dtype_can_require_grad(r.dtype)
                 o = _make(r, node if differentiable else None, differentiable, k)
                 if rule.save_ans:
-                    versions.append((o._version, 0))
+                    versions.append((o._version, 0, o._data))
                 outs.append(o)
             else:
                 outs.append(r)
@@ -888,7 +907,7 @@ def _record(rule, result, edges, args, kwargs, saved):
                 1, None)
     out = _make(raw, node, True)
     if rule.save_ans:
-        versions.append((out._version, 0))
+        versions.append((out._version, 0, out._data))
     if rule.view and type(args[0]) is GradArray:
         _share_version(out, args[0])
     return out
@@ -924,7 +943,7 @@ def apply_untracked(func, args, kwargs):
     out_arg = raw_kwargs.get("out")
     result = func(*raw_args, **raw_kwargs)
     if out_arg is not None and type(kwargs.get("out")) is GradArray:
-        kwargs["out"]._version[0] += 1
+        note_write(kwargs["out"]._version, kwargs["out"]._data)
         return kwargs["out"]
     return wrap_untracked(result)
 
@@ -954,13 +973,73 @@ def _unwrap_arg(a):
 
 
 def _check_versions(node):
-    for counter, seen in node.versions:
-        if counter[0] != seen:
+    for counter, seen, raw in node.versions:
+        if counter[0] != seen and _writes_overlap(counter, seen, raw):
             raise RuntimeError(
                 f"an array saved for the backward pass of {node.rule.name} was modified in place "
                 f"afterwards (version {counter[0]}, expected {seen}), so its gradient cannot be "
                 "computed. Copy the array (x = x.copy()) before modifying it in place, or move the "
                 "in-place operation before the array is used.")
+
+
+# --------------------------------------------------------------------------------------------------
+# version counters: [count] shared by an array and its views; writes are logged with the byte range
+# they touched, so that writing into one row of a buffer does not invalidate another row saved for
+# backward (the time-loop pattern ``traj[i + 1] = f(traj[i])``).
+# --------------------------------------------------------------------------------------------------
+def note_write(version, region):
+    """Record an in-place write into memory counted by ``version``; ``region``: the raw array view
+    that was written (None when unknown: then every saved array of this memory counts as touched)."""
+    version[0] += 1
+    if len(version) == 1:
+        version.append([])
+    version[1].append((version[0], None if region is None else _byte_bounds(region)))
+
+
+def _byte_bounds(raw):
+    """(low, high) byte addresses spanned by ``raw``, or None when they cannot be known."""
+    try:
+        if isinstance(raw, (np.ndarray, np.generic)):
+            if isinstance(raw, np.generic):
+                return None
+            return np.lib.array_utils.byte_bounds(raw)
+        interface = getattr(raw, "__cuda_array_interface__", None)
+        if interface is None:
+            return None
+        low = high = interface["data"][0]
+        itemsize = raw.dtype.itemsize
+        strides = interface.get("strides") or None
+        shape = interface["shape"]
+        if any(s == 0 for s in shape):
+            return (low, low)
+        if strides is None:
+            n = 1
+            for s in shape:
+                n *= s
+            return (low, low + n * itemsize)
+        for s, st in zip(shape, strides):
+            if st < 0:
+                low += (s - 1) * st
+            else:
+                high += (s - 1) * st
+        return (low, high + itemsize)
+    except Exception:     # unknown array type: be conservative
+        return None
+
+
+def _writes_overlap(version, seen, raw):
+    """Did any write after version ``seen`` touch the memory of ``raw``?"""
+    log = version[1] if len(version) > 1 else ()
+    later = [bounds for v, bounds in log if v > seen]
+    if len(later) < version[0] - seen:          # a write that was not logged: assume it overlaps
+        return True
+    mine = _byte_bounds(raw)
+    if mine is None:
+        return True
+    for bounds in later:
+        if bounds is None or (bounds[0] < mine[1] and mine[0] < bounds[1]):
+            return True
+    return False
 
 
 def _fill_missing(node, grads):
@@ -1124,7 +1203,7 @@ def backward(roots, root_grads, retain_graph=None, create_graph=False, capture=N
             args = node.args
             if node.kwargs is None and rule.vjps is not None and not create_graph and args is not None:
                 # hot path, inlined: a ufunc node (positional inputs, one VJP per input)
-                for counter, seen in node.versions:
+                for counter, seen, _ in node.versions:
                     if counter[0] != seen:
                         _check_versions(node)       # raises the explanatory error
                 if rule.save_args:

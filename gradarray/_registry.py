@@ -16,6 +16,7 @@ themselves recorded under ``create_graph=True``.
 """
 from __future__ import annotations
 
+import dis
 import functools
 import inspect
 
@@ -49,6 +50,32 @@ def _param_names(vjp):
     return names
 
 
+_LOADS = ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")
+
+
+def _needed_arguments(vjps):
+    """For each VJP, the positions of the arguments (after g, ans) that its body reads.
+
+    Read once from the bytecode at registration. Conservative: a VJP whose code cannot be read, or
+    that takes ``*args``/``**kwargs``, counts as needing every argument. None for such a rule.
+    """
+    needs = []
+    for v in vjps:
+        if v is None:
+            needs.append(None)
+            continue
+        code = getattr(v, "__code__", None)
+        if code is None or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+            return None
+        params = code.co_varnames[2:code.co_argcount]
+        used = set(code.co_cellvars)
+        for ins in dis.get_instructions(code):
+            if ins.opname.startswith(_LOADS):
+                used.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
+        needs.append(tuple(i for i, p in enumerate(params) if p in used))
+    return tuple(needs)
+
+
 def _is_numpy_callable(func):
     import numpy as np
     return isinstance(func, np.ufunc) or (getattr(func, "__module__", "") or "").startswith("numpy")
@@ -76,7 +103,8 @@ def defvjp(func, *vjps, save="both", view=False, name=None):
         if v is not None:
             params = _param_names(v)
             break
-    rule = Rule(vjps=vjps, save=save, params=params, view=view, name=name or _rule_name(func))
+    rule = Rule(vjps=vjps, save=save, params=params, view=view, name=name or _rule_name(func),
+                needs=_needed_arguments(vjps))
     return _install(func, rule)
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import (GradArray, Node, Rule, _make, _state, _check_devices, fit_gradient)
+from .._core import (GradArray, Node, Rule, _as_raw_result, _check_devices, _make,
+                     _may_share_memory, _state, fit_gradient, note_write)
 from .._backend import is_host_array
 from .._registry import Primitive, defvjp
 
@@ -81,8 +82,11 @@ def getitem(x, index):
     if x._requires_grad and getattr(_state, "enabled", True):
         out = take_index(x, index)
     else:
-        out = _make(x._data[index])
-    if is_basic_index(index):
+        raw = x._data[index]
+        out = _make(_as_raw_result(raw))
+        if isinstance(raw, np.generic):        # a scalar read is a copy, not a view
+            return out
+    if is_basic_index(index) and _may_share_memory(out._data, x._data):
         # a view: it shares the version counter, and a write into it is also a write into x
         out._version = x._version
         out._view_of = (x, index, None)
@@ -160,6 +164,17 @@ _LEAF_WRITE = ("a leaf array that requires grad cannot be modified in place (its
                "`with ga.no_grad():` as in an optimiser step.")
 
 
+def _protect_saved_output(x):
+    """Copy-on-write: if the rule that produced ``x`` saved it for backward (``sqrt``, ``exp``,
+    ``max``...), give that node a private copy before ``x`` is overwritten, so that legacy code may
+    keep writing into its results (``scale[scale == 0] = 1``)."""
+    node = x._node
+    if node is None or node.ans is None or node.n_out != 1 or node.ans is not x._data:
+        return
+    node.ans = x._data.copy()
+    node.versions = [v for v in node.versions if v[0] is not x._version]
+
+
 def setitem(x, index, value):
     index = raw_index(index)
     raw = _raw_value(value, x._data)
@@ -171,8 +186,10 @@ def setitem(x, index, value):
             if target._requires_grad and target._node is None:
                 raise RuntimeError(_LEAF_WRITE)
             target = target._view_of[0] if target._view_of is not None else None
+    if recording:
+        _protect_saved_output(x)
     x._data[index] = raw
-    x._version[0] += 1
+    note_write(x._version, x._data[index] if is_basic_index(index) else x._data)
     if not recording:
         return
     _record_write(x, index, value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import RULES, GradArray, _make, apply_ufunc
+from .._core import RULES, GradArray, _make, apply_ufunc, note_write
 from .indexing import setitem
 
 _FORWARD_ONLY = ("dtype", "casting", "order", "subok")
@@ -292,7 +292,7 @@ def ufunc_at(ufunc, a, indices, b=None):
     if not getattr(_state, "enabled", True) or not (
             a._requires_grad or (type(b) is GradArray and b._requires_grad)):
         ufunc.at(a._data, index, *([] if b is None else [_raw(b)]))
-        a._version[0] += 1
+        note_write(a._version, a._data)
         return None
     if not _needs_tape(ufunc, "at", operands):       # non-differentiable: overwritten, untracked
         new = np.copy(a._data)

@@ -1,0 +1,111 @@
+"""scipy.special rules (gradarray/special.py) against finite differences."""
+import warnings
+
+import numpy as np
+import pytest
+
+sc = pytest.importorskip("scipy.special")
+
+import gradarray as ga  # noqa: E402
+import gradarray.special as gs  # noqa: E402
+from gradarray._core import RULES  # noqa: E402
+from gradarray.testing import gradcheck, gradgradcheck  # noqa: E402
+
+R = np.array([-1.3, -0.4, 0.2, 0.9, 2.1])          # generic real points (no 0: kinks of |x|)
+POS = np.array([0.3, 0.8, 1.5, 2.7, 4.2])
+UNIT = np.array([0.05, 0.3, 0.5, 0.72, 0.95])        # inside (0, 1)
+
+UNARY = [
+    (sc.erf, R), (sc.erfc, R), (sc.erfcx, R), (sc.erfinv, 2 * UNIT - 1), (sc.erfcinv, 2 * UNIT),
+    (sc.ndtr, R), (sc.ndtri, UNIT), (sc.log_ndtr, np.array([-8.0, -3.0, -0.5, 0.4, 3.0])),
+    (sc.expit, R), (sc.logit, UNIT), (sc.log_expit, 3 * R),
+    (sc.gammaln, np.array([-2.5, -0.3, 0.4, 1.7, 5.5])), (sc.gamma, np.array([-1.5, -0.3, 0.4, 1.7, 3.5])),
+    (sc.digamma, np.array([-1.5, -0.3, 0.4, 1.7, 5.5])), (sc.psi, POS),
+    (sc.entr, POS),
+    (sc.i0, R), (sc.i0e, R), (sc.i1, R), (sc.i1e, R), (sc.j0, 3 * R), (sc.j1, 3 * R),
+    (sc.y0, POS), (sc.y1, POS), (sc.k0, POS), (sc.k1, POS),
+]
+
+
+@pytest.mark.parametrize("func,x", UNARY, ids=[f.__name__ + str(i) for i, (f, _) in enumerate(UNARY)])
+def test_unary(backend, func, x):
+    gradcheck(func, backend.asarray(x))
+
+
+BINARY = [
+    (sc.betaln, POS, POS[::-1]), (sc.xlogy, R, POS), (sc.xlog1py, R, R[::-1] * 0.4),
+    (sc.rel_entr, POS, POS[::-1]), (sc.kl_div, POS, POS[::-1]),
+    (sc.boxcox, POS, np.array([-1.2, -0.5, 0.3, 0.7, 2.0])),
+]
+
+
+@pytest.mark.parametrize("func,x,y", BINARY, ids=[f.__name__ for f, _, _ in BINARY])
+def test_binary(backend, func, x, y):
+    gradcheck(func, backend.asarray(x), backend.asarray(y))
+
+
+@pytest.mark.parametrize("func", [sc.jv, sc.yv, sc.iv, sc.kv, sc.ive], ids=lambda f: f.__name__)
+def test_bessel_of_order(backend, func):
+    v = np.array([0.0, 0.5, 1.0, 2.0, 3.5])
+    gradcheck(func, backend.asarray(v), backend.asarray(POS), argnums=1)
+
+
+def test_bessel_order_one_at_zero_is_finite(backend):
+    x = backend.asarray(np.array([0.0]))
+    for f in (sc.i1, sc.j1, sc.i1e):
+        g = ga.grad(lambda t: np.sum(f(t)))(x)
+        assert np.allclose(backend.to_host(g), 0.5)
+
+
+def test_zeta_and_polygamma(backend):
+    x = backend.asarray(POS)
+    gradcheck(lambda q: sc.zeta(3.0, q), x)
+    for n in (0, 1, 3):
+        assert np.allclose(backend.to_host(gs.polygamma(n, x)), sc.polygamma(n, POS))
+        gradcheck(lambda t: gs.polygamma(n, t), x)
+
+
+def test_complex_erf_and_gamma(backend):
+    z = backend.asarray(np.array([0.3 + 0.4j, -0.7 + 0.2j, 1.1 - 0.5j]))
+    gradcheck(sc.erf, z)
+    gradcheck(sc.gamma, z)
+
+
+@pytest.mark.parametrize("func,x", [(sc.erf, R), (sc.gammaln, POS), (sc.digamma, POS), (sc.i1, R),
+                                    (sc.j0, R), (sc.expit, R), (sc.ndtri, UNIT)],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_second_order(backend, func, x):
+    gradgradcheck(func, backend.asarray(x))
+
+
+def test_hessian_of_gammaln_is_trigamma():
+    h = ga.hessian(lambda t: np.sum(sc.gammaln(t)))(POS)
+    assert np.allclose(np.diag(h), sc.polygamma(1, POS))
+
+
+def test_softplus_through_logaddexp(backend):
+    if np.logaddexp not in RULES:
+        pytest.skip("scipy.special.softplus is np.logaddexp(0, x): needs the ufunc family's rule")
+    gradcheck(sc.softplus, backend.asarray(R))
+
+
+def test_missing_rule_names_the_function():
+    x = ga.asarray(POS, requires_grad=True)
+    with pytest.raises(TypeError, match="airy"):
+        sc.airy(x)
+    with pytest.raises(TypeError, match="gradient rule"):
+        sc.struve(1.0, x)
+
+
+def test_untracked_calls_need_no_rule():
+    out = sc.airy(ga.asarray(POS))
+    assert np.allclose(out[0].numpy(), sc.airy(POS)[0])
+
+
+def test_scipy_polygamma_drops_the_tape_loudly():
+    # scipy's Python-level polygamma calls np.asarray: it warns, and gs.polygamma is the fix
+    x = ga.asarray(POS, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ga.GradientLostWarning)
+        with pytest.raises(ga.GradientLostWarning):
+            sc.polygamma(1, x)
