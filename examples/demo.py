@@ -23,7 +23,7 @@ def main():
     w = ga.asarray(w0, requires_grad=True)
     loss = legacy(w, X, y)
     loss.backward()
-    print("loss          :", float(loss))
+    print("loss          :", loss.item())
     print("w.grad        :", w.grad.numpy())
 
     # 2. the functional API: NumPy in, NumPy out

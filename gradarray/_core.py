@@ -468,13 +468,27 @@ class GradArray(NDArrayOperatorsMixin):
         return self.to_device("cuda" if n is None else f"cuda:{n}")
 
     def __float__(self):
+        self._warn_if_tracked("float()")
         return float(self._scalar("float"))
 
     def __int__(self):
+        self._warn_if_tracked("int()")
         return int(self._scalar("int"))
 
     def __complex__(self):
+        self._warn_if_tracked("complex()")
         return complex(self._scalar("complex"))
+
+    def _warn_if_tracked(self, what):
+        """float()/int() of a tracked value (also how NumPy stores it into a plain ndarray element)
+        cuts the tape: say so. ``.item()`` is the explicit, silent way to read a value."""
+        if self._requires_grad and _state.enabled:
+            message = (f"{what} of a GradArray that requires grad returns a plain number, which carries "
+                       "no gradient (NumPy also does this when a tracked value is stored into a plain "
+                       "ndarray). Use .item() to read a value on purpose, or keep it a GradArray.")
+            if _strict[0]:
+                raise RuntimeError(message)
+            warnings.warn(message, GradientLostWarning, stacklevel=3)
 
     def __index__(self):
         if self._data.dtype.kind not in "iub":
@@ -710,7 +724,7 @@ def _finish_ufunc(ufunc, inputs, result, tracked):
     if rule is None:
         if ufunc in NONDIFFERENTIABLE:
             return _wrap_plain(result)
-        raise _missing_rule(ufunc, f"np.{ufunc.__name__}")
+        raise _missing_rule(ufunc, _ufunc_name(ufunc))
     return _record_ufunc_general(ufunc, rule, inputs, result)
 
 
@@ -772,6 +786,24 @@ def _wrap_plain(result):
     if type(result) is tuple:
         return tuple(_make(_as_raw_result(r)) for r in result)
     return _make(_as_raw_result(result))
+
+
+def _ufunc_name(ufunc):
+    """``np.sin`` for NumPy's ufuncs, ``scipy.special.erf`` for SciPy's, else the bare name."""
+    name = ufunc.__name__
+    if getattr(np, name, None) is ufunc:
+        return f"np.{name}"
+    try:
+        import scipy.special as sc
+        for candidate in (name, getattr(ufunc, "__qualname__", name)):
+            if getattr(sc, candidate, None) is ufunc:
+                return f"scipy.special.{candidate}"
+        for public in dir(sc):
+            if getattr(sc, public) is ufunc:
+                return f"scipy.special.{public}"
+    except ImportError:
+        pass
+    return name
 
 
 def _missing_rule(func, name):
