@@ -159,7 +159,9 @@ def _keep_table(needs):
     positions = [i for i, n in enumerate(needs) if n is not None]
     for mask in range(1, 1 << len(positions)):
         tracked = tuple(p for k, p in enumerate(positions) if mask >> k & 1)
-        table[tracked] = frozenset(j for p in tracked for j in needs[p])
+        kept = frozenset(j for p in tracked for j in needs[p])
+        if kept != frozenset(range(len(needs))):
+            table[tracked] = kept          # absent: keep every argument
     return table
 
 
@@ -202,11 +204,18 @@ class Node:
     """
 
     __slots__ = ("rule", "edges", "args", "kwargs", "ans", "versions", "n_out", "out_meta", "seq",
-                 "__weakref__")
+                 "uses", "__weakref__")
 
     def __init__(self, rule, edges, args, kwargs, ans, versions, n_out, out_meta):
         # nodes are numbered in creation order, which is a topological order of the graph
         self.seq = -next(_node_counter)
+        # how many edges point at this node; backward hands a node used once straight to its
+        # only consumer's successor step, without the heap
+        self.uses = 0
+        for e in edges:
+            t = e[1]
+            if type(t) is Node:
+                t.uses += 1
         self.rule = rule
         self.edges = edges
         self.args = args
@@ -649,7 +658,7 @@ def apply_ufunc(ufunc, inputs, kwargs=None):
                     rule = RULES.get(ufunc)
                     if rule is not None:
                         edge = (0, x._node or x, x._out_index, d.shape, d.dtype)
-                        return _record_ufunc(rule, result, (edge,), inputs, x, None)
+                        return _record_ufunc(rule, result, (edge,), inputs, x, None, _KEY0)
                 return _finish_ufunc(ufunc, inputs, result, x._requires_grad)
         else:
             y = inputs[1]
@@ -667,13 +676,16 @@ def apply_ufunc(ufunc, inputs, kwargs=None):
                         if rx and ry:
                             edges = ((0, x._node or x, x._out_index, dx.shape, dx.dtype),
                                      (1, y._node or y, y._out_index, dy.shape, dy.dtype))
+                            key = _KEY01
                         elif rx:
                             edges = ((0, x._node or x, x._out_index, dx.shape, dx.dtype),)
+                            key = _KEY0
                         else:
                             edges = ((1, y._node or y, y._out_index, dy.shape, dy.dtype),)
+                            key = _KEY1
                         return _record_ufunc(rule, result, edges, inputs,
                                              x if tx is GradArray else None,
-                                             y if ty is GradArray else None)
+                                             y if ty is GradArray else None, key)
                 return _finish_ufunc(ufunc, inputs, result, rx or ry)
     return _apply_ufunc_general(ufunc, inputs, kwargs)
 
@@ -682,11 +694,17 @@ _SCALARS = frozenset({int, float, complex, bool, np.float64, np.float32, np.comp
                       np.int64, np.int32, np.bool_})
 
 
-def _record_ufunc(rule, result, edges, inputs, x, y):
-    """Node + output for a single-output ufunc call on host data (x, y: the GradArray inputs)."""
+_KEY0, _KEY1, _KEY01 = (0,), (1,), (0, 1)     # positions of the tracked inputs of a call
+
+
+def _record_ufunc(rule, result, edges, inputs, x, y, key):
+    """Node + output for a single-output ufunc call on host data.
+
+    x, y: the GradArray inputs (None for constants); key: the positions of the tracked ones.
+    """
     versions = []
     if rule.save_args:
-        keep = rule.keep.get(tuple([e[0] for e in edges])) if rule.keep else None
+        keep = rule.keep.get(key)
         if keep is None:
             saved = inputs
         else:
@@ -1219,13 +1237,16 @@ def backward(roots, root_grads, retain_graph=None, create_graph=False, capture=N
             k = r._out_index
             slot[k] = g if slot[k] is None else slot[k] + g
         heappop, heappush = heapq.heappop, heapq.heappush
-        while heap:
-            node = heappop(heap)[1]
-            node_grads = grads.pop(node)
+        node = None
+        while heap or node is not None:
+            if node is None:
+                node = heappop(heap)[1]
+                node_grads = grads.pop(node)
             if captured_nodes and node in captured_nodes:
                 for k, g in enumerate(node_grads):
                     if (node, k) in capture and g is not None:
                         capture[(node, k)] = _accumulate(capture[(node, k)], g)
+                node = None
                 continue
             if node.n_out == 1:
                 g_out = node_grads[0]
@@ -1233,20 +1254,31 @@ def backward(roots, root_grads, retain_graph=None, create_graph=False, capture=N
                 g_out = _fill_missing(node, node_grads)
             rule = node.rule
             args = node.args
+            edges = node.edges
             if node.kwargs is None and rule.vjps is not None and not create_graph and args is not None:
                 # hot path, inlined: a ufunc node (positional inputs, one VJP per input)
-                for counter, seen, _ in node.versions:
-                    if counter[0] != seen:
-                        _check_versions(node)       # raises the explanatory error
+                if node.versions:
+                    for counter, seen, _ in node.versions:
+                        if counter[0] != seen:
+                            _check_versions(node)       # raises if the write touched saved memory
                 if rule.save_args:
                     args = [a._data if type(a) is GradArray else a for a in args]
                 vjps = rule.vjps
                 ans = node.ans
-                input_grads = [None if (f := vjps[e[0]]) is None else f(g_out, ans, *args)
-                               for e in node.edges]
+                if len(edges) == 1:
+                    f = vjps[edges[0][0]]
+                    input_grads = (None if f is None else f(g_out, ans, *args),)
+                else:
+                    input_grads = [None if (f := vjps[e[0]]) is None else f(g_out, ans, *args)
+                                   for e in edges]
             else:
                 input_grads = _call_vjps(node, g_out, create_graph)
-            for e, g in zip(node.edges, input_grads):
+            if not retain_graph:
+                node.args = node.ans = node.versions = None      # node.release(), inlined
+                if node.kwargs:
+                    node.kwargs = {}
+            node = None
+            for e, g in zip(edges, input_grads):
                 if g is None:
                     continue
                 if type(g) is GradArray and not create_graph:
@@ -1256,6 +1288,10 @@ def backward(roots, root_grads, retain_graph=None, create_graph=False, capture=N
                     g = fit_gradient(g, e[3], e[4])
                 t = e[1]
                 if type(t) is Node:
+                    if t.uses == 1 and node is None and t.n_out == 1 and t not in grads:
+                        # t's only consumer is the node just processed: t is complete, run it next
+                        node, node_grads = t, [g]
+                        continue
                     slot = grads.get(t)
                     if slot is None:
                         slot = grads[t] = [None] * t.n_out
@@ -1264,10 +1300,6 @@ def backward(roots, root_grads, retain_graph=None, create_graph=False, capture=N
                     slot[k] = g if slot[k] is None else slot[k] + g
                 else:
                     _send_to_leaf(t, g, create_graph, capture)
-            if not retain_graph:
-                node.args = node.ans = node.versions = None      # node.release(), inlined
-                if node.kwargs:
-                    node.kwargs = {}
     finally:
         _set_grad_enabled(previous_mode)
 
