@@ -203,7 +203,7 @@ class StandinArray(NDArrayOperatorsMixin):
         if self._a.ndim == 0:
             raise TypeError("iteration over a 0-d array")
         for i in range(self._a.shape[0]):
-            yield StandinArray(self._a[i])
+            yield _wrap(self._a[i])
 
     def __repr__(self):
         return "standin_" + repr(self._a)

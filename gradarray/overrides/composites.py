@@ -12,8 +12,9 @@ import math
 import operator
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
-from .._core import GradArray, apply_untracked
+from .._core import GradArray, apply_untracked, wrap_untracked
 from .._registry import Primitive, conj, defvjp, defvjp_joint, implements, nondifferentiable
 from .indexing import scatter_index
 
@@ -44,6 +45,11 @@ def _const(value, ref, dtype=None):
     if type(value) is GradArray:
         return value if dtype is None else value.astype(dtype)
     return np.asarray(value, dtype=dtype, like=_raw(ref))
+
+
+def _as_gradarray(value, ref):
+    """``value`` as a GradArray on ``ref``'s device (constants become untracked GradArrays)."""
+    return value if type(value) is GradArray else wrap_untracked(_const(value, ref))
 
 
 def _along(v, axis, ndim):
@@ -571,3 +577,160 @@ def _geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
             y = np.floor(y)
         y = y.astype(dtype)
     return y
+
+
+# ----------------------------------------------------------------------- applying a Python function
+@implements(np.apply_along_axis)
+def _apply_along_axis(func1d, axis, arr, *args, **kwargs):
+    """func1d on every 1-D slice along ``axis``. Each slice is indexed from the GradArray (so it
+    stays on the tape); the results are stacked and their dimensions take the place of ``axis``:
+    the output has shape arr.shape[:axis] + result.shape + arr.shape[axis+1:], as NumPy's."""
+    arr = _const(arr, _first_gradarray(arr))
+    axis = normalize_axis_index(axis, arr.ndim)
+    moved = np.moveaxis(arr, axis, -1)
+    outer = moved.shape[:-1]
+    if 0 in outer:
+        raise ValueError("Cannot apply_along_axis when any iteration dimensions are 0")
+    results = [_as_gradarray(func1d(moved[index + (Ellipsis,)], *args, **kwargs), arr)
+               for index in np.ndindex(*outer)]
+    first = results[0]
+    out = np.stack(results)
+    if out.dtype != first.dtype:            # NumPy stores every result in an array of the first's dtype
+        out = out.astype(first.dtype)
+    out = np.reshape(out, outer + first.shape)
+    k = first.ndim
+    return np.moveaxis(out, tuple(range(len(outer), len(outer) + k)), tuple(range(axis, axis + k)))
+
+
+@implements(np.apply_over_axes)
+def _apply_over_axes(func, a, axes):
+    """func(a, axis) for each axis in turn; a result that lost the axis gets it back (size 1)."""
+    val = _const(a, _first_gradarray(a))
+    n = val.ndim
+    for axis in ((axes,) if np.ndim(axes) == 0 else axes):
+        axis = axis + n if axis < 0 else axis
+        res = func(val, axis)
+        if res.ndim != val.ndim:
+            res = np.expand_dims(res, axis)
+            if res.ndim != val.ndim:
+                raise ValueError("function is not returning an array of the correct shape")
+        val = res
+    return val
+
+
+def _is_condition_array(c):
+    """NumPy's test whether ``condlist[0]`` is a condition itself (else condlist is one condition)."""
+    return isinstance(c, (list, np.ndarray)) or (hasattr(c, "shape") and c.ndim > 0)
+
+
+@implements(np.piecewise)
+def _piecewise(x, condlist, funclist, *args, **kw):
+    """Where condition k holds, y = funclist[k](x[cond_k]) (or the constant funclist[k]); a later
+    condition overrides an earlier one, and with one function more than conditions the last one
+    applies where none holds. Each piece is written into zeros with setitem, so an element's
+    gradient flows through the piece that produced it only."""
+    ref = _first_gradarray(x, condlist)
+    x = _as_gradarray(x, ref)
+    if np.isscalar(condlist) or (not _is_condition_array(condlist[0]) and x.ndim != 0):
+        condlist = [condlist]
+    # conditions are raw boolean arrays: they select, they carry no gradient
+    conds = [_raw(_const(c, ref, dtype=bool)) for c in condlist]
+    if len(conds) == len(funclist) - 1:
+        conds.append(np.logical_not(np.any(np.stack(conds), axis=0)))
+    elif len(conds) != len(funclist):
+        raise ValueError(f"with {len(conds)} condition(s), either {len(conds)} or "
+                         f"{len(conds) + 1} functions are expected")
+    y = np.zeros_like(x)
+    for cond, func in zip(conds, funclist):
+        if not callable(func):
+            y[cond] = func
+        else:
+            vals = x[cond]
+            if vals.size > 0:
+                y[cond] = func(vals, *args, **kw)
+    return y
+
+
+# ---------------------------------------------------------------------- polynomial division, roots
+@implements(np.polydiv)
+def _polydiv(u, v):
+    """Long division u = q v + r, every step recorded: q_k = r_k / v_0, then q_k v is subtracted
+    from r at positions k .. k+n (out of place, so nothing saved for backward is overwritten).
+    Leading remainder coefficients that NumPy considers zero are dropped (decided on the values)."""
+    if isinstance(u, np.poly1d) or isinstance(v, np.poly1d):
+        return apply_untracked(np.polydiv._implementation, (u, v), {})
+    ref = _first_gradarray(u, v)
+    u = np.atleast_1d(_as_gradarray(u, ref)) + 0.0
+    v = np.atleast_1d(_as_gradarray(v, ref)) + 0.0
+    dtype = np.result_type(u.dtype, v.dtype)
+    m, n = u.shape[0] - 1, v.shape[0] - 1
+
+    def zeros(k):
+        return np.zeros(k, dtype=dtype, like=_raw(ref))
+
+    scale = 1.0 / v[0]
+    r = u.astype(dtype)
+    q = []
+    for k in range(m - n + 1):
+        d = scale * r[k]
+        q.append(d)
+        r = r - np.concatenate([zeros(k), d * v, zeros(m - n - k)])
+    q = np.stack(q).astype(dtype) if q else wrap_untracked(zeros(1))
+    while r.shape[0] > 1 and bool(np.allclose(_raw(r)[0], 0, rtol=1e-14)):
+        r = r[1:]
+    return q, r
+
+
+@implements(np.roots)
+def _roots(p):
+    """Eigenvalues of the companion matrix (first row -p[1:] / p[0], ones below the diagonal),
+    through np.linalg.eigvals' rule. Leading zeros are dropped, each trailing zero is a root at 0
+    (NumPy's conventions and values; like NumPy, real roots come back real)."""
+    ref = _first_gradarray(p)
+    p = np.atleast_1d(_const(p, ref))
+    if p.ndim != 1:
+        raise ValueError("Input must be a rank-1 array.")
+    nonzero = np.nonzero(_raw(p))[0]
+    if nonzero.shape[0] == 0:
+        return wrap_untracked(np.zeros(0, like=_raw(ref)))
+    if p.dtype.kind not in "fc":
+        p = p.astype(np.float64)
+    first, last = int(nonzero[0]), int(nonzero[-1])
+    trailing = p.shape[0] - last - 1
+    kept = p[first:last + 1]
+    n = kept.shape[0]
+    if n > 1:
+        top = np.reshape(-kept[1:] / kept[0], (1, n - 1))
+        companion = np.concatenate([top, np.eye(n - 2, n - 1, dtype=p.dtype, like=_raw(ref))])
+        roots = np.linalg.eigvals(companion)
+    else:
+        roots = wrap_untracked(np.zeros(0, like=_raw(ref)))
+    roots = np.concatenate([roots, np.zeros(trailing, dtype=roots.dtype, like=_raw(ref))])
+    if type(p) is GradArray and p.requires_grad and (first > 0 or trailing > 0):
+        stripped = list(range(first)) + list(range(last + 1, p.shape[0]))
+        roots = roots + _stripped_coefficient_terms(p, roots, stripped)
+    return roots
+
+
+def _stripped_coefficient_terms(p, roots, stripped):
+    """The zero coefficients NumPy strips still move the roots: for a simple root r of
+    p(x) = sum_k p_k x^(N-1-k), dr/dp_k = -r^(N-1-k) / p'(r). The sum over stripped k of
+    p_k * (that constant) is exactly 0 in value (p_k = 0) and gives these first derivatives.
+    A multiple root (p'(r) = 0, from several trailing zeros) has no derivative: its term is 0."""
+    raw_p, r = _raw(p), _raw(roots)
+    n = raw_p.shape[0]
+    slope = np.polyval(np.polyder(raw_p), r)
+    defined = slope != 0
+    slope = np.where(defined, slope, 1)
+    terms = 0
+    for k in stripped:
+        terms = terms + p[k] * np.where(defined, -r ** (n - 1 - k) / slope, 0)
+    return terms
+
+
+# ---------------------------------------------------------------------------- non-differentiable
+# predicates, bit packing and calendar arithmetic give integers/booleans/dates; writing values to a
+# file is not a path a gradient can take (the functions receive the raw data, no conversion warning)
+nondifferentiable(np.isneginf, np.isposinf, np.packbits, np.unpackbits, np.busday_count,
+                  np.busday_offset, np.is_busday, np.datetime_as_string,
+                  np.save, np.savez, np.savez_compressed, np.savetxt)

@@ -11,6 +11,13 @@ ties, any choice is a valid one-sided derivative).
 differentiable: the gradient of a unique value goes to the first element that holds it (documented
 choice; the other copies get 0). Index, inverse and count outputs are untracked integers.
 
+The set operations (union1d, intersect1d, setdiff1d, setxor1d) follow NumPy's code with these
+gathers, so each output value is differentiable with respect to the element it was taken from:
+its first occurrence, and for a value present in both inputs (union1d, intersect1d) its first
+occurrence in ``ar1`` — where intersect1d's ``return_indices`` points. ``ar2`` then gets no
+gradient for that value (a documented choice: the value is the same in both). ``np.isin`` is a
+boolean mask, non-differentiable.
+
 Functions that return indices (argsort, argmax, nonzero, searchsorted, ...) are non-differentiable:
 their results are untracked integer GradArrays, usable as indices (``x[np.argmax(x)]``).
 """
@@ -18,13 +25,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import apply_untracked, wrap_untracked
+from .._core import GradArray, apply_untracked, wrap_untracked
 from .._registry import implements, nondifferentiable
 from .indexing import take_index
 from .reductions import _tracked
 
 nondifferentiable(np.argsort, np.argmax, np.argmin, np.nanargmax, np.nanargmin, np.argpartition,
-                  np.argwhere, np.nonzero, np.flatnonzero, np.searchsorted, np.lexsort)
+                  np.argwhere, np.nonzero, np.flatnonzero, np.searchsorted, np.lexsort, np.isin)
 
 
 def along_axis_index(idx, axis):
@@ -100,3 +107,73 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
 # and pack a namedtuple), so NumPy's own code runs on GradArrays and reaches ``unique`` above.
 for _f in (np.unique_values, np.unique_counts, np.unique_inverse, np.unique_all):
     implements(_f)(_f._implementation)
+
+
+# ------------------------------------------------------------------------------------ set operations
+def _raw(x):
+    return x._data if type(x) is GradArray else x
+
+
+def _set_operands(ar1, ar2):
+    """Both operands as arrays on the device of the GradArray among them (lists are converted)."""
+    ref = ar1 if type(ar1) is GradArray else ar2
+    return tuple(a if type(a) is GradArray else np.asarray(a, like=_raw(ref)) for a in (ar1, ar2))
+
+
+def _untracked_call(func, ar1, ar2, **kwargs):
+    return wrap_untracked(func(_raw(ar1), _raw(ar2), **kwargs))
+
+
+@implements(np.union1d)
+def union1d(ar1, ar2):
+    """unique(concatenate(ar1, ar2)): a value in both inputs comes from its first occurrence in ar1."""
+    ar1, ar2 = _set_operands(ar1, ar2)
+    return np.unique(np.concatenate((ar1, ar2), axis=None))
+
+
+@implements(np.intersect1d)
+def intersect1d(ar1, ar2, assume_unique=False, return_indices=False):
+    """The sorted common values, each gathered from ar1 at NumPy's ``ar1_indices`` (its first
+    occurrence in ar1); ar2 only decides which values are kept."""
+    ar1, ar2 = _set_operands(ar1, ar2)
+    if not (_tracked(ar1) or _tracked(ar2)):
+        return _untracked_call(np.intersect1d, ar1, ar2, assume_unique=assume_unique,
+                               return_indices=return_indices)
+    _, ind1, ind2 = np.intersect1d(_raw(ar1), _raw(ar2), assume_unique=assume_unique,
+                                   return_indices=True)
+    # ind1 indexes the flattened ar1 (with assume_unique: NumPy's position in the concatenation,
+    # which is in ar1 whenever the inputs really are unique)
+    values = np.concatenate((ar1, ar2), axis=None)[ind1]
+    if not return_indices:
+        return values
+    return values, wrap_untracked(ind1), wrap_untracked(ind2)
+
+
+@implements(np.setdiff1d)
+def setdiff1d(ar1, ar2, assume_unique=False):
+    """The unique values of ar1 (first occurrences; with assume_unique, ar1 flattened, in order)
+    that are not in ar2; ar2 only removes values and gets no gradient."""
+    ar1, ar2 = _set_operands(ar1, ar2)
+    if not _tracked(ar1):
+        return _untracked_call(np.setdiff1d, ar1, ar2, assume_unique=assume_unique)
+    base = np.ravel(ar1) if assume_unique else np.unique(ar1)
+    other = _raw(ar2) if assume_unique else np.unique(_raw(ar2))
+    return base[np.isin(_raw(base), other, assume_unique=True, invert=True)]
+
+
+@implements(np.setxor1d)
+def setxor1d(ar1, ar2, assume_unique=False):
+    """The sorted values that are in exactly one input, each from its (first) occurrence there."""
+    ar1, ar2 = _set_operands(ar1, ar2)
+    if not (_tracked(ar1) or _tracked(ar2)):
+        return _untracked_call(np.setxor1d, ar1, ar2, assume_unique=assume_unique)
+    if not assume_unique:
+        ar1, ar2 = np.unique(ar1), np.unique(ar2)
+    aux = np.concatenate((ar1, ar2), axis=None)
+    if aux.size == 0:
+        return aux
+    aux = aux[np.argsort(aux._data, kind="stable")]
+    raw = aux._data
+    edge = np.ones(1, dtype=bool, like=raw)
+    differs = np.concatenate((edge, raw[1:] != raw[:-1], edge))
+    return aux[differs[1:] & differs[:-1]]

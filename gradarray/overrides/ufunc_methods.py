@@ -8,9 +8,11 @@ value is the one from before the write.
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
-from .._core import RULES, GradArray, _make, apply_ufunc, note_write
+from .._core import RULES, GradArray, apply_ufunc, wrap_untracked, note_write
 from .indexing import setitem
 
 _FORWARD_ONLY = ("dtype", "casting", "order", "subok")
@@ -41,21 +43,27 @@ def ufunc_call_with_kwargs(ufunc, inputs, kwargs):
     kwargs = dict(kwargs)
     out = _normalise_out(kwargs.pop("out", None))
     where = kwargs.pop("where", True)
+    core = {k: kwargs.pop(k) for k in _CORE_KEYWORDS if k in kwargs}
     unknown = [k for k in kwargs if k not in _FORWARD_ONLY]
-    if unknown:
-        tracked = any(type(x) is GradArray and x.requires_grad for x in inputs)
-        if tracked:
-            raise TypeError(f"np.{ufunc.__name__}: the keyword(s) {', '.join(unknown)} are not "
-                            "supported with gradient tracking")
-        raw_inputs = [x._data if type(x) is GradArray else x for x in inputs]
-        return _make(ufunc(*raw_inputs, **kwargs))
+    tracked = any(type(x) is GradArray and x.requires_grad for x in inputs)
     if out is not None:
         rule = RULES.get(ufunc)
         if rule is not None and rule.save_args:
             out_ids = {id(o) for o in out if type(o) is GradArray}
             inputs = tuple(np.copy(x) if type(x) is GradArray and id(x) in out_ids else x
                            for x in inputs)
-    result = apply_ufunc(ufunc, inputs, kwargs)
+    if tracked and core and not unknown and ufunc.signature is not None:
+        result = gufunc_core_axes(ufunc, inputs, core, kwargs, where)
+    elif unknown or core:
+        if tracked:
+            raise TypeError(f"np.{ufunc.__name__}: the keyword(s) {', '.join(unknown or core)} are "
+                            "not supported with gradient tracking")
+        raw_inputs = [x._data if type(x) is GradArray else x for x in inputs]
+        if where is not True:       # also passed on, so that NumPy refuses it where it should
+            kwargs["where"] = where._data if type(where) is GradArray else where
+        result = wrap_untracked(ufunc(*raw_inputs, **core, **kwargs))
+    else:
+        result = apply_ufunc(ufunc, inputs, kwargs)
     if where is not True:
         where = where._data if type(where) is GradArray else where
         results = result if type(result) is tuple else (result,)
@@ -68,6 +76,71 @@ def ufunc_call_with_kwargs(ufunc, inputs, kwargs):
     results = result if type(result) is tuple else (result,)
     written = tuple(r if o is None else _write_into(o, r) for o, r in zip(out, results))
     return written if len(written) > 1 else written[0]
+
+
+# ------------------------------------------------------------------ generalized ufuncs: axes, axis,
+# keepdims. The rules of matmul, vecdot, matvec and vecmat take the core dimensions last; these
+# keywords only say where else they are, so moving them there and back (np.moveaxis, recorded) gives
+# the same values and a gradient made of the rule and transpositions.
+_CORE_KEYWORDS = ("axes", "axis", "keepdims")
+
+
+def _signature_operands(signature):
+    """'(n?,k),(k,m?)->(n?,m?)' -> ([['n?', 'k'], ['k', 'm?']], [['n?', 'm?']])."""
+    def operands(part):
+        return [[d for d in group.split(",") if d] for group in part[1:-1].split("),(")]
+    inputs, outputs = signature.replace(" ", "").split("->")
+    return operands(inputs), operands(outputs)
+
+
+def _as_axes_tuple(entry):
+    return (operator.index(entry),) if isinstance(entry, (int, np.integer)) else tuple(entry)
+
+
+def gufunc_core_axes(ufunc, inputs, core, kwargs, where=True):
+    """``ufunc(*inputs, **core, **kwargs)`` for a generalized ufunc, with ``core`` holding axes=,
+    axis= and/or keepdims=, as recorded calls: each input's core dimensions are moved to the end,
+    the ufunc is called without these keywords, and the output's core dimensions are moved to the
+    places ``axes``/``axis`` give (with keepdims, the reduced dimensions come back with size 1, at
+    the end unless axes/axis place them)."""
+    ref = next(x for x in inputs if type(x) is GradArray)
+    inputs = [x if type(x) is GradArray or np.ndim(x) == 0 else np.asarray(x, like=ref._data)
+              for x in inputs]
+    # NumPy checks the keywords itself on empty arrays of the same ranks: cheap, and its own errors
+    dry = [np.empty((0,) * np.ndim(x), dtype=x.dtype if hasattr(x, "dtype") else np.result_type(x))
+           for x in inputs]
+    ufunc(*dry, **core, **kwargs, **({} if where is True else {"where": True}))
+    in_names, out_names = _signature_operands(ufunc.signature)
+    if len(out_names) != 1:
+        raise TypeError(f"np.{ufunc.__name__}: axes/axis/keepdims are supported with gradient "
+                        "tracking for single-output gufuncs only")
+    # optional dimensions (matmul's n?, m?) are absent from an operand with too few dimensions
+    in_core = [names if np.ndim(x) >= len(names) else [d for d in names if not d.endswith("?")]
+               for x, names in zip(inputs, in_names)]
+    present = {d for names in in_core for d in names}
+    if core.get("keepdims"):
+        out_core = len(in_core[0])
+    else:
+        out_core = len([d for d in out_names[0] if d in present])
+    if "axes" in core:
+        entries = [_as_axes_tuple(e) for e in core["axes"]]
+        in_axes = entries[:len(inputs)]
+        out_axes = entries[len(inputs)] if len(entries) > len(inputs) else tuple(range(-out_core, 0))
+    elif "axis" in core:
+        axis = operator.index(core["axis"])
+        in_axes = [(axis,) if len(names) == 1 else () for names in in_core]
+        out_axes = (axis,) * out_core
+    else:
+        in_axes = [tuple(range(-len(names), 0)) for names in in_core]
+        out_axes = tuple(range(-out_core, 0))
+    moved = [np.moveaxis(x, axes, tuple(range(-len(axes), 0))) if axes else x
+             for x, axes in zip(inputs, in_axes)]
+    result = ufunc(*moved, **kwargs)
+    if core.get("keepdims"):
+        result = np.expand_dims(result, tuple(range(-out_core, 0)))
+    if out_axes:
+        result = np.moveaxis(result, tuple(range(-out_core, 0)), out_axes)
+    return result
 
 
 def function_with_out(func, args, kwargs):
