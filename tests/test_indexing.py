@@ -6,14 +6,13 @@ import pytest
 import gradarray as ga
 from gradarray.testing import gradcheck, gradgradcheck
 
+from _arrays import random_array
+
 R = np.random.default_rng(7)
 
 
 def arr(*shape, dtype=np.float64):
-    a = R.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        a = a + 1j * R.standard_normal(shape)
-    return a.astype(dtype)
+    return random_array(R, *shape, dtype=dtype)
 
 
 def check(backend, f, *args):

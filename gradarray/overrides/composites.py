@@ -535,13 +535,20 @@ def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axi
     y = start + k * (step if div > 0 else delta)
     if endpoint and num > 1:
         y[-1, ...] = stop
+    y = _place_and_cast(y, axis, dtype)
+    return (y, step) if retstep else y
+
+
+def _place_and_cast(y, axis, dtype):
+    """The last steps shared by linspace and geomspace: samples axis to ``axis``, then NumPy's cast
+    (integer dtypes round towards -inf)."""
     if axis != 0:
         y = np.moveaxis(y, 0, axis)
     if dtype is not None:
         if np.dtype(dtype).kind in "iu":
             y = np.floor(y)
         y = y.astype(dtype)
-    return (y, step) if retstep else y
+    return y
 
 
 @implements(np.logspace)
@@ -569,14 +576,7 @@ def _geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
         y[0, ...] = start
         if endpoint and num > 1:
             y[-1, ...] = stop
-    y = y * sign
-    if axis != 0:
-        y = np.moveaxis(y, 0, axis)
-    if dtype is not None:
-        if np.dtype(dtype).kind in "iu":
-            y = np.floor(y)
-        y = y.astype(dtype)
-    return y
+    return _place_and_cast(y * sign, axis, dtype)
 
 
 # ----------------------------------------------------------------------- applying a Python function
