@@ -155,13 +155,15 @@ NONDIFFERENTIABLE: set = set()
 
 
 def _keep_table(needs):
+    """{positions of the tracked inputs: (keep argument 0?, keep argument 1?, ...)}; a missing
+    entry means: keep every argument."""
     table = {}
     positions = [i for i, n in enumerate(needs) if n is not None]
     for mask in range(1, 1 << len(positions)):
         tracked = tuple(p for k, p in enumerate(positions) if mask >> k & 1)
         kept = frozenset(j for p in tracked for j in needs[p])
         if kept != frozenset(range(len(needs))):
-            table[tracked] = kept          # absent: keep every argument
+            table[tracked] = tuple(j in kept for j in range(len(needs)))
     return table
 
 
@@ -192,7 +194,8 @@ class ShapeDtype:
 # --------------------------------------------------------------------------------------------------
 # graph nodes
 # --------------------------------------------------------------------------------------------------
-_node_counter = itertools.count()
+# creation numbers, counting down: the newest node has the smallest, so it pops first from a min-heap
+_node_seq = itertools.count(0, -1)
 
 
 class Node:
@@ -204,17 +207,17 @@ class Node:
     """
 
     __slots__ = ("rule", "edges", "args", "kwargs", "ans", "versions", "n_out", "out_meta", "seq",
-                 "uses", "__weakref__")
+                 "uses", "raw", "vjps", "__weakref__")
 
     def __init__(self, rule, edges, args, kwargs, ans, versions, n_out, out_meta):
         # nodes are numbered in creation order, which is a topological order of the graph
-        self.seq = -next(_node_counter)
+        self.seq = next(_node_seq)
         # how many edges point at this node; backward hands a node used once straight to its
         # only consumer's successor step, without the heap
         self.uses = 0
         for e in edges:
             t = e[1]
-            if type(t) is Node:
+            if type(t) is not GradArray:
                 t.uses += 1
         self.rule = rule
         self.edges = edges
@@ -224,6 +227,7 @@ class Node:
         self.versions = versions
         self.n_out = n_out
         self.out_meta = out_meta      # ((shape, dtype), ...) of the outputs, to fill missing grads
+        self.raw = self.vjps = None   # set for _UfuncNode only
 
     @property
     def freed(self):
@@ -238,9 +242,23 @@ class Node:
         return f"<{self.rule.name}Backward>"
 
     def release(self):
-        self.args = self.ans = self.versions = None
+        self.args = self.ans = self.versions = self.raw = self.vjps = None
         if self.kwargs:
             self.kwargs = {}
+
+
+class _UfuncNode(Node):
+    """A node recorded by the ufunc hot path: one or two positional inputs, one output.
+
+    ``raw``: the saved arguments as raw arrays (``args`` keeps the GradArrays, for create_graph);
+    ``vjps``: the rule's VJPs that backward calls on them (None once released). The class
+    attributes stand in for slots whose value is always the same here.
+    """
+
+    __slots__ = ()
+    kwargs = None
+    n_out = 1
+    out_meta = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -569,15 +587,7 @@ class GradArray(NDArrayOperatorsMixin):
         return str(self)
 
     # ---------------------------------------------------------------- NumPy protocols
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method == "__call__":
-            if kwargs:
-                return _ufunc_with_kwargs(ufunc, inputs, kwargs)
-            return apply_ufunc(ufunc, inputs)
-        impl = UFUNC_METHODS.get((ufunc, method)) or UFUNC_METHODS.get(method)
-        if impl is None:
-            raise TypeError(f"np.{ufunc.__name__}.{method} is not supported on GradArrays")
-        return impl(ufunc, *inputs, **kwargs)
+    # __array_ufunc__ is _array_ufunc, defined below with the ufunc hot path
 
     def __array_function__(self, func, types, args, kwargs):
         impl = IMPLEMENTATIONS.get(func)
@@ -641,88 +651,119 @@ def _host_scalar_for_device(x):
     return x
 
 
-def apply_ufunc(ufunc, inputs, kwargs=None):
-    """Call ``ufunc`` on the raw data of ``inputs`` and record a node (the hot path).
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    """``GradArray.__array_ufunc__``, also called directly by the arithmetic operators.
 
-    ``kwargs`` are forward-only options (dtype, casting, order); out= and where= are handled by
-    ``overrides.ufunc_methods`` on top of this function. The common cases — one or two inputs on
-    the host, one array output — take a straight path with no loops.
+    The hot path — a plain call with one or two inputs on the host and one array output — runs
+    here without further Python calls: call the ufunc on the raw data, record a node, wrap the
+    result.
     """
-    if not kwargs and len(inputs) <= 2:
-        x = inputs[0]
-        if len(inputs) == 1:
-            if type(x) is GradArray and type(x._data) is np.ndarray:
-                d = x._data
-                result = ufunc(d)
-                if x._requires_grad and _state.enabled and type(result) is np.ndarray:
-                    rule = RULES.get(ufunc)
-                    if rule is not None:
-                        edge = (0, x._node or x, x._out_index, d.shape, d.dtype)
-                        return _record_ufunc(rule, result, (edge,), inputs, x, None, _KEY0)
-                return _finish_ufunc(ufunc, inputs, result, x._requires_grad)
+    n = len(inputs)
+    if method != "__call__" or kwargs or n > 2:
+        return _ufunc_other_call(ufunc, method, inputs, kwargs)
+    x = inputs[0]
+    if n == 1:
+        # x is a GradArray (the only input that can have dispatched here); on a device, the type
+        # of the result sends the call to the general path
+        dx = x._data
+        result = ufunc(dx)
+        if not (x._requires_grad and _state.enabled and type(result) is _ndarray):
+            return _finish_ufunc(ufunc, inputs, result, x._requires_grad)
+        rule = RULES.get(ufunc)
+        if rule is None:
+            return _finish_ufunc(ufunc, inputs, result, True)
+        t = x._node
+        if t is None:
+            t = x
         else:
-            y = inputs[1]
-            tx, ty = type(x), type(y)
-            dx = x._data if tx is GradArray else x
-            dy = y._data if ty is GradArray else y
-            if (tx is GradArray or ty is GradArray) and (type(dx) is np.ndarray or tx in _SCALARS) \
-                    and (type(dy) is np.ndarray or ty in _SCALARS):
-                result = ufunc(dx, dy)
-                rx = tx is GradArray and x._requires_grad
-                ry = ty is GradArray and y._requires_grad
-                if (rx or ry) and _state.enabled and type(result) is np.ndarray:
-                    rule = RULES.get(ufunc)
-                    if rule is not None:
-                        if rx and ry:
-                            edges = ((0, x._node or x, x._out_index, dx.shape, dx.dtype),
-                                     (1, y._node or y, y._out_index, dy.shape, dy.dtype))
-                            key = _KEY01
-                        elif rx:
-                            edges = ((0, x._node or x, x._out_index, dx.shape, dx.dtype),)
-                            key = _KEY0
-                        else:
-                            edges = ((1, y._node or y, y._out_index, dy.shape, dy.dtype),)
-                            key = _KEY1
-                        return _record_ufunc(rule, result, edges, inputs,
-                                             x if tx is GradArray else None,
-                                             y if ty is GradArray else None, key)
-                return _finish_ufunc(ufunc, inputs, result, rx or ry)
-    return _apply_ufunc_general(ufunc, inputs, kwargs)
+            t.uses += 1
+        edges = ((0, t, x._out_index, dx.shape, dx.dtype),)
+        key = _KEY0
+        gx = x
+    else:
+        y = inputs[1]
+        tx, ty = type(x), type(y)
+        dx = x._data if tx is GradArray else x
+        dy = y._data if ty is GradArray else y
+        if not ((tx is GradArray or ty is GradArray) and (type(dx) is _ndarray or tx in _SCALARS)
+                and (type(dy) is _ndarray or ty in _SCALARS)):
+            return _apply_ufunc_general(ufunc, inputs, None)
+        result = ufunc(dx, dy)
+        rx = tx is GradArray and x._requires_grad
+        ry = ty is GradArray and y._requires_grad
+        if not ((rx or ry) and _state.enabled and type(result) is _ndarray):
+            return _finish_ufunc(ufunc, inputs, result, rx or ry)
+        rule = RULES.get(ufunc)
+        if rule is None:
+            return _finish_ufunc(ufunc, inputs, result, True)
+        if rx:
+            t = x._node
+            if t is None:
+                t = x
+            else:
+                t.uses += 1
+            ex = (0, t, x._out_index, dx.shape, dx.dtype)
+        if ry:
+            t = y._node
+            if t is None:
+                t = y
+            else:
+                t.uses += 1
+            ey = (1, t, y._out_index, dy.shape, dy.dtype)
+        if rx and ry:
+            edges, key = (ex, ey), _KEY01
+        elif rx:
+            edges, key = (ex,), _KEY0
+        else:
+            edges, key = (ey,), _KEY1
+        gx = x if tx is GradArray else None
+        gy = y if ty is GradArray else None
 
-
-_SCALARS = frozenset({int, float, complex, bool, np.float64, np.float32, np.complex128, np.complex64,
-                      np.int64, np.int32, np.bool_})
-
-
-_KEY0, _KEY1, _KEY01 = (0,), (1,), (0, 1)     # positions of the tracked inputs of a call
-
-
-def _record_ufunc(rule, result, edges, inputs, x, y, key):
-    """Node + output for a single-output ufunc call on host data.
-
-    x, y: the GradArray inputs (None for constants); key: the positions of the tracked ones.
-    """
-    versions = []
+    # the node: saved arguments (raw for backward, as passed for create_graph), version stamps
+    versions = ()
     if rule.save_args:
-        keep = rule.keep.get(key)
-        if keep is None:
-            saved = inputs
+        keep = rule.keep.get(key)     # None: keep every argument
+        if n == 1:
+            if keep is None or keep[0]:
+                saved, raw = inputs, (dx,)
+                versions = ((x._version, x._version[0], dx),)
+            else:
+                saved = raw = _NO_ARGS[1]
         else:
-            saved = tuple([a if i in keep else None for i, a in enumerate(inputs)])
-            x = x if 0 in keep else None
-            y = y if 1 in keep else None
-        if x is not None:
-            versions.append((x._version, x._version[0], x._data))
-        if y is not None:
-            versions.append((y._version, y._version[0], y._data))
+            if keep is None:
+                saved, raw = inputs, (dx, dy)
+            else:
+                k0, k1 = keep[0], keep[1]
+                saved = (x if k0 else None, y if k1 else None)
+                raw = (dx if k0 else None, dy if k1 else None)
+                if not k0:
+                    gx = None
+                if not k1:
+                    gy = None
+            if gx is not None:
+                v = gx._version
+                versions = ((v, v[0], dx),)
+            if gy is not None:
+                v = gy._version
+                versions += ((v, v[0], dy),)
     else:
-        saved = _NO_ARGS[len(inputs)]
+        saved = raw = _NO_ARGS[n]
     out_version = [0]
+    node = _new(_UfuncNode)
+    node.seq = next(_node_seq)
+    node.uses = 0
+    node.rule = rule
+    node.vjps = rule.vjps
+    node.edges = edges
+    node.args = saved
+    node.raw = raw
     if rule.save_ans:
-        versions.append((out_version, 0, result))
-        node = Node(rule, edges, saved, None, result, versions, 1, None)
+        node.ans = result
+        versions += ((out_version, 0, result),)
     else:
-        node = Node(rule, edges, saved, None, None, versions, 1, None)
+        node.ans = None
+    node.versions = versions
+
     out = _new(GradArray)
     out._data = result
     out._node = node
@@ -732,6 +773,38 @@ def _record_ufunc(rule, result, edges, inputs, x, y, key):
     out._view_of = None
     out.grad = None
     return out
+
+
+GradArray.__array_ufunc__ = _array_ufunc
+
+
+def _ufunc_other_call(ufunc, method, inputs, kwargs):
+    """Ufunc calls off the hot path: keywords, more than two inputs, ufunc methods."""
+    if method == "__call__":
+        if kwargs:
+            return _ufunc_with_kwargs(ufunc, inputs, kwargs)
+        return _apply_ufunc_general(ufunc, inputs, None)
+    impl = UFUNC_METHODS.get((ufunc, method)) or UFUNC_METHODS.get(method)
+    if impl is None:
+        raise TypeError(f"np.{ufunc.__name__}.{method} is not supported on GradArrays")
+    return impl(ufunc, *inputs, **kwargs)
+
+
+def apply_ufunc(ufunc, inputs, kwargs=None):
+    """Call ``ufunc`` on the raw data of ``inputs`` and record a node.
+
+    ``kwargs`` are forward-only options (dtype, casting, order); out= and where= are handled by
+    ``overrides.ufunc_methods`` on top of this function.
+    """
+    if kwargs or len(inputs) > 2 or (len(inputs) == 1 and type(inputs[0]) is not GradArray):
+        return _apply_ufunc_general(ufunc, inputs, kwargs)
+    return _array_ufunc(None, ufunc, "__call__", *inputs)
+
+
+_ndarray = np.ndarray
+_SCALARS = frozenset({int, float, complex, bool, np.float64, np.float32, np.complex128, np.complex64,
+                      np.int64, np.int32, np.bool_})
+_KEY0, _KEY1, _KEY01 = (0,), (1,), (0, 1)     # positions of the tracked inputs of a call
 
 
 def _finish_ufunc(ufunc, inputs, result, tracked):
@@ -1237,69 +1310,68 @@ def backward(roots, root_grads, retain_graph=None, create_graph=False, capture=N
             k = r._out_index
             slot[k] = g if slot[k] is None else slot[k] + g
         heappop, heappush = heapq.heappop, heapq.heappush
-        node = None
-        while heap or node is not None:
+        node = next_g = None    # the next node to run; g_out: the gradient of its output(s)
+        while True:
             if node is None:
+                if not heap:
+                    break
                 node = heappop(heap)[1]
                 node_grads = grads.pop(node)
-            if captured_nodes and node in captured_nodes:
-                for k, g in enumerate(node_grads):
-                    if (node, k) in capture and g is not None:
-                        capture[(node, k)] = _accumulate(capture[(node, k)], g)
-                node = None
-                continue
-            if node.n_out == 1:
-                g_out = node_grads[0]
+                if captured_nodes and node in captured_nodes:
+                    for k, g in enumerate(node_grads):
+                        if (node, k) in capture and g is not None:
+                            capture[(node, k)] = _accumulate(capture[(node, k)], g)
+                    node = None
+                    continue
+                g_out = node_grads[0] if node.n_out == 1 else _fill_missing(node, node_grads)
+            current, node = node, None
+            vjps = current.vjps
+            if vjps is not None and not create_graph:
+                # hot path: a ufunc node; its VJPs are called in the edge loop below, on the raw
+                # saved values
+                for counter, seen, _ in current.versions:
+                    if counter[0] != seen:
+                        _check_versions(current)        # raises if the write touched saved memory
+                raw = current.raw
+                ans = current.ans
+                unary = len(raw) == 1
+                input_grads = None
             else:
-                g_out = _fill_missing(node, node_grads)
-            rule = node.rule
-            args = node.args
-            edges = node.edges
-            if node.kwargs is None and rule.vjps is not None and not create_graph and args is not None:
-                # hot path, inlined: a ufunc node (positional inputs, one VJP per input)
-                if node.versions:
-                    for counter, seen, _ in node.versions:
-                        if counter[0] != seen:
-                            _check_versions(node)       # raises if the write touched saved memory
-                if rule.save_args:
-                    args = [a._data if type(a) is GradArray else a for a in args]
-                vjps = rule.vjps
-                ans = node.ans
-                if len(edges) == 1:
-                    f = vjps[edges[0][0]]
-                    input_grads = (None if f is None else f(g_out, ans, *args),)
+                input_grads = iter(_call_vjps(current, g_out, create_graph))
+                if not retain_graph and current.kwargs:
+                    current.kwargs = {}
+            for where, t, k, shape, dtype in current.edges:
+                if input_grads is None:
+                    f = vjps[where]
+                    if f is None:
+                        continue
+                    g = f(g_out, ans, raw[0]) if unary else f(g_out, ans, raw[0], raw[1])
                 else:
-                    input_grads = [None if (f := vjps[e[0]]) is None else f(g_out, ans, *args)
-                                   for e in edges]
-            else:
-                input_grads = _call_vjps(node, g_out, create_graph)
-            if not retain_graph:
-                node.args = node.ans = node.versions = None      # node.release(), inlined
-                if node.kwargs:
-                    node.kwargs = {}
-            node = None
-            for e, g in zip(edges, input_grads):
+                    g = next(input_grads)
+                    if type(g) is GradArray and not create_graph:
+                        g = g._data
                 if g is None:
                     continue
-                if type(g) is GradArray and not create_graph:
-                    g = g._data
-                gd = g.dtype
-                if (gd is not e[4] and gd != e[4]) or g.shape != e[3]:
-                    g = fit_gradient(g, e[3], e[4])
-                t = e[1]
-                if type(t) is Node:
-                    if t.uses == 1 and node is None and t.n_out == 1 and t not in grads:
-                        # t's only consumer is the node just processed: t is complete, run it next
-                        node, node_grads = t, [g]
+                if g.dtype is not dtype or g.shape != shape:
+                    g = fit_gradient(g, shape, dtype)
+                if type(t) is not GradArray:
+                    if t.uses == 1 and node is None and t.n_out == 1 and t not in grads \
+                            and t not in captured_nodes:
+                        # t's only consumer is the current node: t is complete, run it next
+                        node = t
+                        next_g = g
                         continue
                     slot = grads.get(t)
                     if slot is None:
                         slot = grads[t] = [None] * t.n_out
                         heappush(heap, (t.seq, t))
-                    k = e[2]
                     slot[k] = g if slot[k] is None else slot[k] + g
                 else:
                     _send_to_leaf(t, g, create_graph, capture)
+            if not retain_graph:
+                # current.release(), inlined (kwargs were released above)
+                current.args = current.ans = current.versions = current.raw = current.vjps = None
+            g_out, next_g = next_g, None    # the gradient of the node handed over, if any
     finally:
         _set_grad_enabled(previous_mode)
 
@@ -1381,12 +1453,12 @@ def _install_operator(name, ufunc):
 
     def forward(self, other):
         if type(other) in _FAST_OPERANDS:
-            return apply_ufunc(ufunc, (self, other))
+            return _array_ufunc(self, ufunc, "__call__", self, other)
         return mixin_forward(self, other)
 
     def reflected(self, other):
         if type(other) in _FAST_OPERANDS:
-            return apply_ufunc(ufunc, (other, self))
+            return _array_ufunc(self, ufunc, "__call__", other, self)
         return mixin_reflected(self, other)
 
     forward.__name__, reflected.__name__ = f"__{name}__", f"__r{name}__"
@@ -1400,7 +1472,7 @@ for _name, _ufunc in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply
 
 
 def _neg(self):
-    return apply_ufunc(np.negative, (self,))
+    return _array_ufunc(self, np.negative, "__call__", self)
 
 
 GradArray.__neg__ = _neg
