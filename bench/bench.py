@@ -347,6 +347,14 @@ def spectral_loss(x, target):
 
 
 # ------------------------------------------------------------------------------------ main
+def _version(package):
+    import importlib.metadata
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
 def fmt_row(cells, widths):
     return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
 
@@ -372,8 +380,7 @@ def main():
     peers = {} if args.no_peers else load_peers()
     print(f"gradarray {ga.__version__} | numpy {np.__version__} | python {platform.python_version()} | "
           f"{platform.machine()} {os.cpu_count()} cores | {time.strftime('%Y-%m-%d')}")
-    print("peers: " + (", ".join(f"{k} {getattr(v if not isinstance(v, tuple) else v[0], '__version__', '?')}"
-                                 for k, v in peers.items()) or "none installed"))
+    print("peers: " + (", ".join(f"{k} {_version(k)}" for k in peers) or "none installed"))
     if want("chain_small"):
         rows = []
         results = {}
