@@ -645,10 +645,24 @@ def _check_devices(raws):
 
 
 def _host_scalar_for_device(x):
-    """A 0-d host array (e.g. np.float64(2.0) from legacy code) used with device data."""
-    if isinstance(x, np.ndarray) and x.ndim == 0:
+    """A 0-d host array (e.g. ``np.sum(w) / 2`` of host weights in legacy code) used with device
+    data: CuPy accepts NumPy scalars but refuses 0-d ndarrays, so pass the scalar."""
+    if type(x) is np.ndarray and x.ndim == 0:
         return x[()]
     return x
+
+
+def _device_constants(container):
+    """``_host_scalar_for_device`` over the arguments of a call (one level into sequences)."""
+    if type(container) is dict:
+        return {k: _device_constants_one(v) for k, v in container.items()}
+    return type(container)(_device_constants_one(a) for a in container)
+
+
+def _device_constants_one(a):
+    if type(a) is list or type(a) is tuple:
+        return type(a)(_host_scalar_for_device(x) for x in a)
+    return _host_scalar_for_device(a)
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
@@ -836,6 +850,7 @@ def _apply_ufunc_general(ufunc, inputs, kwargs):
     if not host:
         _check_devices(datas)
         datas = [_host_scalar_for_device(d) for d in datas]
+        inputs = tuple(_host_scalar_for_device(x) for x in inputs)     # as saved for backward
     result = ufunc(*datas, **kwargs) if kwargs else ufunc(*datas)
     return _finish_ufunc(ufunc, inputs, result, tracked)
 
@@ -949,6 +964,8 @@ def apply_function(func, rule, args, kwargs):
                                     "has no gradient rule; pass it positionally or register a rule")
                 edges.append((name, _edge_target(v), v._out_index, v._data.shape, v._data.dtype))
     if saved and not all(_backend.is_host_array(s._data) for s in saved):
+        args, kwargs = _device_constants(args), _device_constants(kwargs)
+        raw_args, raw_kwargs = _device_constants(raw_args), _device_constants(raw_kwargs)
         _check_devices([s._data for s in saved])
     result = func(*raw_args, **raw_kwargs)
     if not edges or not _state.enabled:
@@ -1061,8 +1078,10 @@ def apply_untracked(func, args, kwargs):
             raw_kwargs[k] = v
     if tracked and func not in NONDIFFERENTIABLE and _state.enabled:
         raise _missing_rule(func, _func_name(func))
-    if not all(_backend.is_host_array(a) for a in raw_args if _is_array_result(a)):
-        _check_devices([a for a in raw_args if _is_array_result(a)])
+    arrays = [a for a in raw_args if _is_array_result(a)]
+    if not all(_backend.is_host_array(a) for a in arrays):
+        raw_args, raw_kwargs = _device_constants(raw_args), _device_constants(raw_kwargs)
+        _check_devices(arrays)
     out_arg = raw_kwargs.get("out")
     result = func(*raw_args, **raw_kwargs)
     if out_arg is not None and type(kwargs.get("out")) is GradArray:
@@ -1179,8 +1198,8 @@ def _fill_missing(node, grads):
 
 
 def _zeros_like_meta(shape, dtype, grads):
-    like = next(g for g in grads if g is not None)
-    return np.zeros_like(like, shape=shape, dtype=dtype)
+    like = _as_raw_result(next(g for g in grads if g is not None))
+    return np.zeros(shape, dtype=dtype, like=like)     # not zeros_like: CuPy reads shape=() as "like's"
 
 
 def _call_vjps(node, g, create_graph):
