@@ -152,6 +152,9 @@ IMPLEMENTATIONS: dict = {}
 UFUNC_METHODS: dict = {}
 # Callables that compute untracked results (step functions, predicates, index queries).
 NONDIFFERENTIABLE: set = set()
+# ufunc -> composite used for non-NumPy data, where the backend lacks the ufunc (CuPy 13 has no
+# vecdot/matvec/vecmat, and cannot look up scipy.special's private _zeta by name).
+DEVICE_UFUNC_FALLBACKS: dict = {}
 
 
 def _keep_table(needs):
@@ -848,6 +851,9 @@ def _apply_ufunc_general(ufunc, inputs, kwargs):
         else:
             datas.append(x)
     if not host:
+        fallback = DEVICE_UFUNC_FALLBACKS.get(ufunc)
+        if fallback is not None:
+            return fallback(*inputs, **(kwargs or {}))
         _check_devices(datas)
         datas = [_host_scalar_for_device(d) for d in datas]
         inputs = tuple(_host_scalar_for_device(x) for x in inputs)     # as saved for backward

@@ -22,7 +22,8 @@ import inspect
 
 import numpy as np
 
-from ._core import (IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES, UFUNC_METHODS, GradArray, Rule,
+from ._core import (DEVICE_UFUNC_FALLBACKS, IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES, UFUNC_METHODS,
+                    GradArray, Rule,
                     apply_function, _missing_rule, _func_name)
 
 __all__ = ["defvjp", "defvjp_joint", "implements", "nondifferentiable", "Primitive", "primitive",
@@ -152,6 +153,15 @@ def implements_ufunc_method(method, ufunc=None):
     """Register an implementation of ``ufunc.method`` (all ufuncs when ``ufunc`` is None)."""
     def decorator(impl):
         UFUNC_METHODS[method if ufunc is None else (ufunc, method)] = impl
+        return impl
+    return decorator
+
+
+def implements_on_devices(ufunc):
+    """Register a composite (written with np.* calls) that replaces ``ufunc`` on non-NumPy data,
+    for ufuncs a device backend lacks (decorator). On NumPy data the ufunc and its rule run."""
+    def decorator(impl):
+        DEVICE_UFUNC_FALLBACKS[ufunc] = impl
         return impl
     return decorator
 

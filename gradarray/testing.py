@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
-from ._core import GradArray
+from ._core import GradArray, _make
 from .functional import _flatten, vjp
 
 __all__ = ["gradcheck", "gradgradcheck", "numerical_vjp"]
@@ -56,13 +56,25 @@ def _on_like(host, like):
     return _backend.to_device(host, _backend.device_of(like))
 
 
+def _is_device_array(a):
+    return hasattr(a, "shape") and type(a) is not GradArray and not isinstance(a, (np.ndarray, np.generic))
+
+
+def _probe(host, like):
+    """A perturbed input for the finite differences: a raw array on NumPy; on a device backend an
+    untracked GradArray, so that functions gradarray provides beyond the backend (e.g.
+    np.nanquantile, which CuPy lacks) can be evaluated there too."""
+    moved = _on_like(host, like)
+    return moved if moved is host else _make(moved)
+
+
 def numerical_vjp(f, args, vs, wrt, eps=1e-6, complex_step=False):
     """Central differences of L(args) = sum Re(conj(v) * f(args)) in float64, for each arg in wrt."""
     base = [np.array(_host(a), dtype=np.complex128 if np.iscomplexobj(_host(a)) else np.float64)
             if i in wrt else a for i, a in enumerate(args)]
 
     def L(xs):
-        outs, _ = _flatten(f(*[_on_like(x, args[i]) if i in wrt else x for i, x in enumerate(xs)]))
+        outs, _ = _flatten(f(*[_probe(x, args[i]) if i in wrt else x for i, x in enumerate(xs)]))
         return _scalarise(outs, vs)
 
     grads = []
@@ -80,7 +92,7 @@ def numerical_vjp(f, args, vs, wrt, eps=1e-6, complex_step=False):
                     xc = flat.astype(np.complex128)
                     xc[k] += 1j * h
                     xs[i] = xc.reshape(x.shape)
-                    outs, _ = _flatten(f(*[_on_like(v, args[j]) if j in wrt else v
+                    outs, _ = _flatten(f(*[_probe(v, args[j]) if j in wrt else v
                                            for j, v in enumerate(xs)]))
                     val = sum(float(np.sum(np.real(np.conj(v) * np.imag(_host(o))))) / h
                               for o, v in zip(outs, vs))
@@ -165,7 +177,7 @@ def gradgradcheck(f, *args, argnums=None, seed=1, **kwargs):
     args = list(args)
     wrt = tuple(i for i, a in enumerate(args) if _is_diff(a)) if argnums is None else \
         ((argnums,) if isinstance(argnums, int) else tuple(argnums))
-    out = f(*args)
+    out = f(*[_make(a) if _is_device_array(a) else a for a in args])
     outs, _ = _flatten(out)
     vs = _cotangents(outs, seed + 100)
 

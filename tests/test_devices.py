@@ -35,10 +35,17 @@ def test_standin_refuses_mixing_with_host_arrays():
         raw + np.ones(3)
     with pytest.raises(TypeError, match="Unsupported type"):
         np.concatenate([raw, np.ones(2)])
-    # scalars (Python, NumPy, 0-d arrays) are fine, as in CuPy
-    out = raw * np.float64(2.0) + np.asarray(1.0) + 1
+    # Python and NumPy scalars are fine, a 0-d host array is not (as in CuPy) ...
+    out = raw * np.float64(2.0) + 1
     assert isinstance(out, StandinArray)
-    np.testing.assert_array_equal(out.get(), [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(out.get(), [1.0, 3.0, 5.0])
+    with pytest.raises(TypeError):
+        raw + np.asarray(1.0)
+    # ... but through gradarray a 0-d host constant from legacy code works on the device
+    x = ga.asarray(np.arange(3.0), device="standin", requires_grad=True)
+    y = np.sum(x * np.asarray(2.0) + np.asarray(1.0))
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
 
 
 def test_standin_returns_0d_arrays_not_scalars():

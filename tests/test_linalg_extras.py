@@ -76,7 +76,25 @@ def test_matrix_exp(backend):
     gradgradcheck(gla.matrix_exp, backend.asarray(rand(2, 2)))
 
 
-def test_ex_variants_report_info(backend):
+@pytest.fixture(params=["raising", "silent"])
+def linalg_errors(request, monkeypatch):
+    """'raising': NumPy's LinAlgError. 'silent': CuPy's default error mode ('ignore'), modelled by
+    returning a factor with zero pivots / NaN inverses and solutions instead of raising."""
+    if request.param == "silent":
+        def silent(func, failed):
+            def call(*args, **kwargs):
+                try:
+                    return func(*args, **kwargs)
+                except np.linalg.LinAlgError:
+                    return failed(*args)
+            return call
+        monkeypatch.setattr(np.linalg, "cholesky", silent(np.linalg.cholesky, lambda a: a * 0))
+        monkeypatch.setattr(np.linalg, "inv", silent(np.linalg.inv, lambda a: a * np.nan))
+        monkeypatch.setattr(np.linalg, "solve", silent(np.linalg.solve, lambda a, b: b * np.nan))
+    return request.param
+
+
+def test_ex_variants_report_info(backend, linalg_errors):
     m = rand(3, 3)
     good = m @ m.T + 3 * np.eye(3)
     bad = np.diag([1.0, -1.0, 2.0])                  # leading minor of order 2 not PD
@@ -84,14 +102,22 @@ def test_ex_variants_report_info(backend):
     assert host(info).tolist() == [0, 2]
     np.testing.assert_allclose(host(L)[0], np.linalg.cholesky(good))
     assert np.all(np.isnan(host(L)[1]))
+    U, info = gla.cholesky_ex(backend.asarray(np.stack([good, bad])), upper=True)
+    assert host(info).tolist() == [0, 2]
+    np.testing.assert_allclose(host(U)[0], np.linalg.cholesky(good).T)
     sing = np.array([[1.0, 2.0, 0], [2.0, 4.0, 0], [0, 0, 1.0]])
     inv, info = gla.inv_ex(backend.asarray(np.stack([good, sing])))
     assert host(info)[0] == 0 and host(info)[1] > 0
     np.testing.assert_allclose(host(inv)[0], np.linalg.inv(good))
+    assert np.all(np.isnan(host(inv)[1]))
     x, info = gla.solve_ex(backend.asarray(np.stack([good, sing])), backend.asarray(rand(2, 3, 1)))
     assert host(info)[0] == 0 and host(info)[1] > 0
-    with pytest.raises(np.linalg.LinAlgError):
-        gla.inv_ex(backend.asarray(sing), check_errors=True)
+    for call in (lambda: gla.inv_ex(backend.asarray(sing), check_errors=True),
+                 lambda: gla.cholesky_ex(backend.asarray(bad), check_errors=True),
+                 lambda: gla.solve_ex(backend.asarray(sing), backend.asarray(rand(3)),
+                                      check_errors=True)):
+        with pytest.raises(np.linalg.LinAlgError):
+            call()
     # the good matrices keep exact gradients, the failed ones get zero (no NaN leaks)
     A = ga.asarray(backend.asarray(np.stack([good, bad])), requires_grad=True)
     L, _ = gla.cholesky_ex(A)
@@ -99,10 +125,25 @@ def test_ex_variants_report_info(backend):
     g = host(A.grad)
     assert np.all(np.isfinite(g)) and np.all(g[1] == 0)
     gradcheck(lambda a: gla.cholesky_ex(a)[0], backend.asarray(good))
+    gradcheck(lambda a: gla.cholesky_ex(a, upper=True)[0], backend.asarray(good))
     gradcheck(lambda a: gla.inv_ex(a)[0], backend.asarray(good))
     gradcheck(lambda a, b: gla.solve_ex(a, b)[0], backend.asarray(good), backend.asarray(rand(3, 2)))
     gradcheck(lambda a, b: gla.solve_ex(a, b, left=False)[0], backend.asarray(good),
               backend.asarray(rand(2, 3)))
+
+
+def test_cholesky_info_matches_leading_minors(backend):
+    """info = order of the first leading minor that is not positive definite (LAPACK's potrf)."""
+    m = rand(4, 4, complex_=True)
+    pd = m @ m.conj().T + 4 * np.eye(4)
+    cases = [pd, np.diag([1.0, 2.0, 3.0, -1.0]), np.diag([0.0, 1.0, 1.0, 1.0]),
+             np.full((4, 4), np.nan), pd - 20 * np.eye(4), np.diag([2.0, 1.0, -1.0, -1.0])]
+    expected = []
+    for c in cases:
+        k = next((k for k in range(1, 5) if not np.all(np.linalg.eigvalsh(c[:k, :k]) > 0)), 0)
+        expected.append(k)
+    _, info = gla.cholesky_ex(backend.asarray(np.stack(cases).astype(complex)))
+    assert host(info).tolist() == expected
 
 
 def test_vander(backend):

@@ -7,6 +7,7 @@ import pytest
 sc = pytest.importorskip("scipy.special")
 
 import gradarray as ga  # noqa: E402
+from gradarray import _backend  # noqa: E402
 import gradarray.special as gs  # noqa: E402
 from gradarray._core import RULES  # noqa: E402
 from gradarray.testing import gradcheck, gradgradcheck  # noqa: E402
@@ -59,10 +60,67 @@ def test_bessel_order_one_at_zero_is_finite(backend):
 
 def test_zeta_and_polygamma(backend):
     x = backend.asarray(POS)
-    gradcheck(lambda q: sc.zeta(3.0, q), x)
+    if backend.name == "numpy":
+        # on CuPy scipy.special.zeta(s, q) itself fails (it calls the private ufunc _zeta, which
+        # cupyx does not have under that name): gs.zeta is the backend-generic spelling
+        gradcheck(lambda q: sc.zeta(3.0, q), x)
+    assert np.allclose(backend.to_host(gs.zeta(3.0, x)), sc.zeta(3.0, POS))
+    gradcheck(lambda q: gs.zeta(3.0, q), x)
+    gradgradcheck(lambda q: gs.zeta(2.5, q), x)
     for n in (0, 1, 3):
         assert np.allclose(backend.to_host(gs.polygamma(n, x)), sc.polygamma(n, POS))
         gradcheck(lambda t: gs.polygamma(n, t), x)
+
+
+class _CupyxLike:
+    """What the rules may use of cupyx.scipy.special (CuPy 13): public ``zeta``, ``digamma``,
+    ``gamma``, Bessel functions of orders 0 and 1 only (no jv, yv, iv, kv, ive)."""
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        if name in ("jv", "yv", "iv", "kv", "ive", "_zeta"):
+            raise AttributeError(name)
+        self.calls.append(name)
+        return getattr(sc, name)
+
+    def zeta(self, s, q):
+        # a public Hurwitz zeta that runs where q lives (SciPy's is the private ufunc _zeta, which the
+        # stand-in refuses as CuPy does): computed on host copies, moved back to q's device
+        self.calls.append("zeta")
+        host = sc.zeta(s, _backend.to_host(q))
+        return _backend.to_device(np.asarray(host), _backend.device_of(q))
+
+
+@pytest.fixture
+def cupyx_like(monkeypatch):
+    module = _CupyxLike()
+    monkeypatch.setattr(gs, "_special_for", lambda x: module)
+    return module
+
+
+@pytest.mark.parametrize("func,x", [(sc.j1, 3 * R), (sc.y1, POS), (sc.i1, R), (sc.i1e, R), (sc.k1, POS)],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_order_one_bessel_without_order_v_functions(backend, cupyx_like, func, x):
+    # the derivatives fall back to the recurrences in orders 0 and 1 (as on CuPy)
+    gradcheck(func, backend.asarray(x))
+    gradgradcheck(func, backend.asarray(x))
+
+
+def test_order_one_bessel_fallback_at_zero(backend, cupyx_like):
+    x = backend.asarray(np.array([0.0]))
+    for f in (sc.i1, sc.j1, sc.i1e):
+        g = ga.grad(lambda t: np.sum(f(t)))(x)
+        assert np.allclose(backend.to_host(g), 0.5)
+
+
+def test_zeta_polygamma_digamma_through_the_backend_module(backend, cupyx_like):
+    x = backend.asarray(POS)
+    gradcheck(lambda q: gs.zeta(3.0, q), x)
+    gradcheck(sc.digamma, x)            # digamma' = polygamma(1, .) = 1! zeta(2, .)
+    gradgradcheck(sc.digamma, x)
+    assert np.allclose(backend.to_host(gs.polygamma(2, x)), sc.polygamma(2, POS))
+    assert "zeta" in cupyx_like.calls
 
 
 def test_complex_erf_and_gamma(backend):

@@ -98,7 +98,7 @@ def _lu_generic(a):
     m, n = a.shape[-2], a.shape[-1]
     k = min(m, n)
     rows = np.arange(m, like=a)
-    piv = np.zeros_like(a, shape=a.shape[:-2] + (k,), dtype=np.int32)
+    piv = np.zeros(a.shape[:-2] + (k,), dtype=np.int32, like=a)
     for j in range(k):
         p = np.argmax(np.abs(a[..., j:, j]), axis=-1) + j
         piv[..., j] = p
@@ -235,7 +235,7 @@ def _matrix_exp_vjp(g, ans, a):
     aH = mH(a)
     raw_g = value(g)
     shape = np.broadcast_shapes(value(aH).shape[:-2], raw_g.shape[:-2]) + (2 * n, 2 * n)
-    block = np.zeros_like(raw_g, shape=shape)
+    block = np.zeros(shape, dtype=raw_g.dtype, like=raw_g)
     if type(g) is GradArray or type(aH) is GradArray:
         block = _make(block)
     block[..., :n, :n] = aH
@@ -253,30 +253,52 @@ def matrix_exp(a):
 
 
 # -------------------------------------------------------------------------------- *_ex variants
+# Failures are detected without relying on LinAlgError: NumPy raises it, but CuPy (whose linalg
+# error mode defaults to 'ignore') returns a factor with a non-positive or NaN pivot, or an inverse /
+# solution with inf or NaN, and no error. ``info`` itself is then computed with array operations
+# (an unblocked Cholesky or LU on the raw data), so it is the same on every backend.
+def _no_info(raw):
+    return np.zeros(raw.shape[:-2], dtype=np.int32, like=raw)
+
+
+def _first_true(mask):
+    """1-based index of the first True along the last axis (0 when there is none), as int32."""
+    return np.where(np.any(mask, axis=-1), np.argmax(mask, axis=-1) + 1, 0).astype(np.int32)
+
+
 def _info_first_zero_pivot(raw):
     """1-based index of the first exactly-zero pivot of LU, per matrix (0 when invertible)."""
     lu_, _ = _lu_generic(raw)
-    d = np.diagonal(lu_, axis1=-2, axis2=-1)
-    zero = d == 0
-    return np.where(np.any(zero, axis=-1), np.argmax(zero, axis=-1) + 1, 0).astype(np.int32)
+    return _first_true(np.diagonal(lu_, axis1=-2, axis2=-1) == 0)
 
 
-def _info_cholesky(raw, upper):
-    """Order of the first leading minor that is not positive definite, per matrix (0 when PD)."""
-    batch = raw.shape[:-2]
-    flat = np.reshape(raw, (-1,) + raw.shape[-2:])
-    info = []
-    for i in range(flat.shape[0]):
-        code = 0
-        for k in range(1, raw.shape[-1] + 1):
-            try:
-                np.linalg.cholesky(flat[i, :k, :k], upper=upper)
-            except LinAlgError:
-                code = k
-                break
-        info.append(code)
-    return np.reshape(np.asarray(info, dtype=np.int32), batch) if isinstance(raw, np.ndarray) \
-        else np.reshape(np.array(info, dtype=np.int32, like=raw), batch)
+def _info_cholesky(raw):
+    """Order of the first leading minor that is not positive definite, per matrix (0 when PD):
+    an unblocked Cholesky of the lower triangle, failing where the pivot is not > 0 (or is NaN)."""
+    n = raw.shape[-1]
+    L = np.zeros(raw.shape, dtype=raw.dtype, like=raw)
+    failed = np.zeros(raw.shape[:-2] + (n,), dtype=bool, like=raw)
+    for j in range(n):
+        row = L[..., j, :j]
+        d = np.real(raw[..., j, j] - np.sum(row * np.conj(row), axis=-1))
+        ok = d > 0                                    # False for NaN too
+        failed[..., j] = ~ok
+        root = np.sqrt(np.where(ok, d, 1))
+        L[..., j, j] = root
+        below = raw[..., j + 1:, j] - np.sum(L[..., j + 1:, :j] * np.conj(row)[..., None, :], axis=-1)
+        L[..., j + 1:, j] = below / root[..., None]
+    return _first_true(failed)
+
+
+def _cholesky_failed(factor):
+    """Whether some factor of the stack has a pivot that is not positive and finite (CuPy's silent
+    failure: LAPACK/cuSOLVER leave the failing pivot non-positive or NaN)."""
+    d = np.real(np.diagonal(factor, axis1=-2, axis2=-1))
+    return not bool(np.all(np.isfinite(d) & (d > 0)))
+
+
+def _all_finite(raw):
+    return bool(np.all(np.isfinite(raw)))
 
 
 def _with_info(compute, a, info):
@@ -293,29 +315,49 @@ def _with_info(compute, a, info):
     return out
 
 
+def _raise_if(check_errors, info, what):
+    if check_errors and bool(np.any(info != 0)):
+        raise LinAlgError(f"{what}: the input is not invertible / not positive definite "
+                          "(see info)")
+
+
 def cholesky_ex(a, *, upper=False, check_errors=False):
     """(L, info): info[...] = order of the first non positive-definite leading minor (0: success).
-    Failed matrices give NaN factors instead of raising (unless check_errors)."""
+    Failed matrices give NaN factors instead of raising (unless check_errors).
+
+    ``upper=True`` reads the upper triangle and returns U = L^H with A = U^H U, computed as the
+    conjugate transpose of the lower factor of A^H (every backend has the lower one)."""
     a = wrap(a)
+    if upper:
+        L, info = cholesky_ex(mH(a), check_errors=check_errors)
+        return mH(L), info
     try:
-        out = np.linalg.cholesky(a, upper=upper)
-        return out, wrap(np.zeros_like(value(a), shape=a.shape[:-2], dtype=np.int32))
+        out = np.linalg.cholesky(a)
+        if not _cholesky_failed(value(out)):
+            return out, wrap(_no_info(value(a)))
     except LinAlgError:
         if check_errors:
             raise
-    info = _info_cholesky(value(a), upper)
-    return _with_info(lambda x: np.linalg.cholesky(x, upper=upper), a, info), wrap(info)
+    info = _info_cholesky(value(a))
+    _raise_if(check_errors, info, "cholesky_ex")
+    return _with_info(np.linalg.cholesky, a, info), wrap(info)
 
 
 def inv_ex(a, *, check_errors=False):
     """(A^-1, info): info = 1-based index of the first zero pivot of LU (0: success)."""
     a = wrap(a)
     try:
-        return np.linalg.inv(a), wrap(np.zeros_like(value(a), shape=a.shape[:-2], dtype=np.int32))
+        out = np.linalg.inv(a)
+        if _all_finite(value(out)):
+            return out, wrap(_no_info(value(a)))
     except LinAlgError:
         if check_errors:
             raise
+        out = None
     info = _info_first_zero_pivot(value(a))
+    _raise_if(check_errors, info, "inv_ex")
+    if out is not None and not bool(np.any(info != 0)):
+        return out, wrap(info)           # non-finite input, no zero pivot: NumPy's answer too
     return _with_info(np.linalg.inv, a, info), wrap(info)
 
 
@@ -327,11 +369,16 @@ def solve_ex(a, b, *, left=True, check_errors=False):
         return mT(x), info
     try:
         x = np.linalg.solve(a, b)
-        return x, wrap(np.zeros_like(value(a), shape=a.shape[:-2], dtype=np.int32))
+        if _all_finite(value(x)):
+            return x, wrap(_no_info(value(a)))
     except LinAlgError:
         if check_errors:
             raise
+        x = None
     info = _info_first_zero_pivot(value(a))
+    _raise_if(check_errors, info, "solve_ex")
+    if x is not None and not bool(np.any(info != 0)):
+        return x, wrap(info)
     bad = info != 0
     raw = value(a)
     badf = bad.astype(raw.real.dtype)[..., None, None]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend import is_host_array
 from .._core import (IMPLEMENTATIONS, GradArray, Rule, _make, apply_function, apply_untracked,
                      is_grad_enabled)
 from .._registry import Primitive, conj, defvjp, defvjp_joint, nondifferentiable
@@ -35,15 +36,21 @@ def _tracked(args, kwargs=None):
     return False
 
 
+def _all_host(args, kwargs):
+    items = list(args) + list(kwargs.values())
+    return all(is_host_array(value(a)) for a in items if hasattr(value(a), "shape"))
+
+
 def composite(func, fast=True):
     """Register ``impl`` as the implementation of ``func`` on GradArrays.
 
-    ``fast``: when nothing is tracked, run ``func`` itself on the raw data (for functions that every
-    backend has); otherwise the composite runs (it then records nothing).
+    ``fast``: when nothing is tracked, run ``func`` itself on the raw data (True: for functions that
+    every backend has; "host": only on NumPy data, because CuPy lacks ``func``); otherwise the
+    composite runs (it then records nothing).
     """
     def decorator(impl):
         def implementation(*args, **kwargs):
-            if fast and not _tracked(args, kwargs):
+            if fast and not _tracked(args, kwargs) and (fast is True or _all_host(args, kwargs)):
                 return apply_untracked(func, args, kwargs)
             return impl(*args, **kwargs)
         implementation.__name__ = impl.__name__
@@ -82,7 +89,7 @@ def _concat_last(a, b):
     """[a | b] along the last axis (built by writing into zeros: setitem is differentiable)."""
     ra, rb = value(a), value(b)
     shape = np.broadcast_shapes(ra.shape[:-1], rb.shape[:-1]) + (ra.shape[-1] + rb.shape[-1],)
-    out = np.zeros_like(ra, shape=shape, dtype=np.result_type(ra.dtype, rb.dtype))
+    out = np.zeros(shape, dtype=np.result_type(ra.dtype, rb.dtype), like=ra)
     if type(a) is GradArray or type(b) is GradArray:
         out = _make(out)
     k = ra.shape[-1]
@@ -237,7 +244,7 @@ defvjp(np.linalg.eigh, _eigh_vjp, save="ans")
 @composite(np.linalg.eigvalsh)
 def eigvalsh(a, UPLO="L"):
     """Eigenvalues through eigh (the eigenvectors are needed for the gradient anyway)."""
-    return np.linalg.eigh(a, UPLO=UPLO).eigenvalues
+    return np.linalg.eigh(a, UPLO=UPLO)[0]       # CuPy returns a plain tuple
 
 
 # ----------------------------------------------------------------------------------------------- eig
@@ -263,7 +270,7 @@ defvjp(np.linalg.eig, _eig_vjp, save="ans")
 
 @composite(np.linalg.eigvals)
 def eigvals(a):
-    return np.linalg.eig(a).eigenvalues
+    return np.linalg.eig(a)[0]
 
 
 # ----------------------------------------------------------------------------------------------- svd
@@ -344,13 +351,15 @@ def _svd_hermitian(a, compute_uv):
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
-    if not _tracked((a,)):
-        return apply_untracked(np.linalg.svd, (a,), dict(full_matrices=full_matrices,
-                                                         compute_uv=compute_uv, hermitian=hermitian))
+    if not _tracked((a,)) and (not hermitian or is_host_array(value(a))):
+        kwargs = dict(full_matrices=full_matrices, compute_uv=compute_uv)
+        if hermitian:
+            kwargs["hermitian"] = True         # a keyword cupy.linalg.svd does not have
+        return apply_untracked(np.linalg.svd, (a,), kwargs)
     if hermitian:
         return _svd_hermitian(a, compute_uv)
     if not compute_uv:
-        return apply_function(np.linalg.svd, _SVD_RULE, (a,), {"full_matrices": False}).S
+        return apply_function(np.linalg.svd, _SVD_RULE, (a,), {"full_matrices": False})[1]
     return apply_function(np.linalg.svd, _SVD_RULE, (a,), {"full_matrices": full_matrices})
 
 
@@ -406,7 +415,7 @@ def qr(a, mode="reduced"):
                         "gradient rule in gradarray; use mode='reduced' or 'complete', or call it on "
                         ".detach()-ed values")
     if mode == "r":
-        return apply_function(np.linalg.qr, _QR_RULE, (a,), {"mode": "reduced"}).R
+        return apply_function(np.linalg.qr, _QR_RULE, (a,), {"mode": "reduced"})[1]
     if mode not in ("reduced", "complete"):
         raise ValueError(f"unrecognized mode {mode!r}")
     return apply_function(np.linalg.qr, _QR_RULE, (a,), {"mode": mode})
@@ -589,7 +598,7 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     return np.linalg.norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
 
 
-@composite(np.linalg.cond)
+@composite(np.linalg.cond, fast="host")          # cupy.linalg has no cond
 def cond(x, p=None):
     if p in (None, 2, -2):
         s = np.linalg.svd(x, compute_uv=False)

@@ -14,6 +14,7 @@ import operator
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
+from .._backend import to_host
 from .._core import GradArray, apply_untracked, wrap_untracked
 from .._registry import Primitive, conj, defvjp, defvjp_joint, implements, nondifferentiable
 from .indexing import scatter_index
@@ -213,8 +214,8 @@ def _interp_pieces(x, xp, period):
 def _interp_vjp(g, ans, x, xp, fp, left=None, right=None, period=None):
     """Inside [xp_lo, xp_hi]: f = fp_lo + (fp_hi - fp_lo) * w, w = (x - xp_lo) / (xp_hi - xp_lo).
     Outside the knots f is `left`/`right` (default fp[0]/fp[-1]), which x and xp do not move."""
-    xp = np.asarray(xp) if isinstance(xp, (list, tuple)) else xp
-    fp = np.asarray(fp) if isinstance(fp, (list, tuple)) else fp
+    xp = np.asarray(xp, like=_raw(g)) if isinstance(xp, (list, tuple)) else xp
+    fp = np.asarray(fp, like=_raw(g)) if isinstance(fp, (list, tuple)) else fp
     lo, hi, is_left, is_right, sx, c_lo, c_hi = _interp_pieces(x, xp, period)
     x = x + sx
     xp_lo, xp_hi = xp[lo] + c_lo, xp[hi] + c_hi
@@ -332,7 +333,7 @@ def _poly(seq_of_zeros):
         a = np.concatenate([a, zero]) - seq[k] * np.concatenate([zero, a])
     if a.dtype.kind == "c":
         # real coefficients when the roots come in conjugate pairs (as NumPy decides)
-        roots = _raw(seq)
+        roots = to_host(_raw(seq))             # a value-only decision, taken on the host
         if bool(np.all(np.sort(roots) == np.sort(np.conj(roots)))):
             a = np.real(a)
     return a
@@ -569,7 +570,7 @@ def _geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     start, stop = _const(start, ref, dt), _const(stop, ref, dt)
     if bool(np.any(_raw(start) == 0)) or bool(np.any(_raw(stop) == 0)):
         raise ValueError("Geometric sequence cannot include zero")
-    sign = np.sign(_raw(start))
+    sign = _raw(start) / np.abs(_raw(start))       # +-1, or the complex phase of start
     start, stop = start / sign, stop / sign
     y = np.copy(np.exp(np.linspace(np.log(start), np.log(stop), num=num, endpoint=endpoint)))
     if num > 0:
@@ -719,7 +720,8 @@ def _stripped_coefficient_terms(p, roots, stripped):
     A multiple root (p'(r) = 0, from several trailing zeros) has no derivative: its term is 0."""
     raw_p, r = _raw(p), _raw(roots)
     n = raw_p.shape[0]
-    slope = np.polyval(np.polyder(raw_p), r)
+    dp = raw_p[:-1] * np.arange(n - 1, 0, -1, like=raw_p)       # p' (CuPy has no polyder)
+    slope = np.polyval(dp, r)
     defined = slope != 0
     slope = np.where(defined, slope, 1)
     terms = 0

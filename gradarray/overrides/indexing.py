@@ -21,10 +21,10 @@ import numpy as np
 
 from .._core import (GradArray, Node, Rule, _as_raw_result, _check_devices, _make,
                      _may_share_memory, _state, fit_gradient, note_write)
-from .._backend import is_host_array
+from .._backend import _backend_of_raw, is_host_array
 from .._registry import Primitive, defvjp
 
-__all__ = ["getitem", "setitem", "take_index", "scatter_index", "raw_index", "set_view_of"]
+__all__ = ["getitem", "setitem", "take_index", "scatter_index", "raw_index", "set_view_of", "add_at"]
 
 
 def raw_index(index):
@@ -61,11 +61,44 @@ def _take(x, index):
     return x[index]
 
 
+def add_at(out, index, values):
+    """In place ``out[index] += values`` where repeated integer indices accumulate (``np.add.at``),
+    on ``out``'s own backend.
+
+    On a device array ``np.add.at`` is not enough: CuPy's ``__array_ufunc__`` refuses a tuple or
+    list index (NotImplemented -> TypeError) and its ``add.at`` refuses complex data, so the
+    backend's own ``add.at`` is called, on the real and imaginary parts separately when complex.
+    """
+    if is_host_array(out):
+        np.add.at(out, index, values)
+        return
+    xp = _backend_of_raw(out).xp()
+    if out.dtype.kind == "c":
+        # scatter the two parts into real arrays and add them (rather than relying on a scatter
+        # writing through the strided .real / .imag views)
+        values = np.asarray(values, like=out)
+        re = np.zeros(out.shape, dtype=out.real.dtype, like=out)
+        im = np.zeros(out.shape, dtype=out.real.dtype, like=out)
+        xp.add.at(re, index, np.real(values))
+        xp.add.at(im, index, np.imag(values))
+        out += re + 1j * im
+    else:
+        xp.add.at(out, index, values)
+
+
+def _zeros(shape, dtype, like):
+    """``np.zeros(shape, dtype)`` on ``like``'s backend. Not ``np.zeros_like(like, shape=shape)``:
+    CuPy's zeros_like gives ``like``'s own shape for ``shape=()``."""
+    if is_host_array(like):
+        return np.zeros(shape, dtype=dtype)
+    return np.zeros(shape, dtype=dtype, like=like)
+
+
 def _scatter(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated integer indices accumulate)."""
-    out = np.zeros_like(g, shape=shape)
+    out = _zeros(shape, g.dtype, g)
     if _has_integer_arrays(index):
-        np.add.at(out, index, g)
+        add_at(out, index, g)
     else:
         out[index] = g
     return out
@@ -118,7 +151,7 @@ def _kept_writes(index, shape, like):
     Replays the write with each element's own number and reads back which number survived, so the
     mask follows whatever order the backend used for the real write.
     """
-    marks = np.full_like(like, -1, dtype=np.intp, shape=shape)
+    marks = _zeros(shape, np.intp, like) - 1
     written = marks[index].shape
     ids = np.reshape(np.arange(marks[index].size, like=like), written)
     marks[index] = ids

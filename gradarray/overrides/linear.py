@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from .._registry import conj, defvjp, defvjp_joint, nondifferentiable
+from .._registry import conj, defvjp, defvjp_joint, implements_on_devices, nondifferentiable
 from .indexing import scatter_index
 
 nondifferentiable(np.einsum_path)
@@ -57,14 +57,26 @@ defvjp(np.matmul, _matmul_vjp_a, _matmul_vjp_b, save="args")
 defvjp(np.vecdot,
        lambda g, ans, a, b: np.conj(g)[..., None] * b,
        lambda g, ans, a, b: g[..., None] * a, save="args")
+
+
+def _mv(A, v):
+    """Matrix-vector product over the last axes, written with matmul (CuPy has no np.matvec)."""
+    return (A @ v[..., None])[..., 0]
+
+
 # matvec(A, v)[m] = sum_n A[m, n] v[n]
 defvjp(np.matvec,
        lambda g, ans, A, v: g[..., :, None] * conj(v)[..., None, :],
-       lambda g, ans, A, v: np.matvec(conj(_mT(A)), g), save="args")
+       lambda g, ans, A, v: _mv(conj(_mT(A)), g), save="args")
 # vecmat(v, A)[n] = sum_m conj(v[m]) A[m, n]: antiholomorphic in v.
 defvjp(np.vecmat,
-       lambda g, ans, v, A: np.matvec(A, np.conj(g)),
+       lambda g, ans, v, A: _mv(A, np.conj(g)),
        lambda g, ans, v, A: v[..., :, None] * g[..., None, :], save="args")
+
+# On backends without these ufuncs (CuPy 13), the same products from primitives that exist there.
+implements_on_devices(np.vecdot)(lambda a, b: np.sum(conj(a) * b, axis=-1))
+implements_on_devices(np.matvec)(_mv)
+implements_on_devices(np.vecmat)(lambda v, A: _mv(_mT(A), conj(v)))
 
 
 # --------------------------------------------------------------------------------------- tensordot

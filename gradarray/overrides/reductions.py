@@ -22,11 +22,17 @@ Documented choices at non-differentiable points:
   interpolates, with the interpolation weights; with ties the order of ``argsort`` decides which
   of the equal elements receives it. ``q`` itself is not differentiable.
 - nan* functions: NaN positions get zero gradient.
+
+Backends without a NumPy function (CuPy 13): nanquantile/nanpercentile/nanmedian and
+cumulative_sum/prod on device arrays are composites (sort + gathers; cumsum/cumprod) that give
+NumPy's values; on NumPy data NumPy's own function runs. Internal calls never forward a keyword at
+its default value (CuPy's mean has no ``where=``, for instance).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .._backend import is_host_array
 from .._core import (GradArray, NONDIFFERENTIABLE, _make, apply_function, apply_untracked,
                      is_grad_enabled)
 from .._registry import conj, defvjp, implements, nondifferentiable, rule_for
@@ -193,7 +199,10 @@ def _var_grad(g, a, axis, keepdims, ddof, correction, where, mean, nan):
     mean = _given(mean, None)
     if mean is None:
         average = np.nanmean if nan else np.mean
-        mean = average(a, axis=axis, keepdims=True, where=_mask(where))
+        where = _mask(where)
+        # where= only when given: CuPy's mean/nanmean have no where keyword
+        mask = {} if where is True else {"where": where}
+        mean = average(a, axis=axis, keepdims=True, **mask)
     d = _apply_mask(a - mean, valid)
     n = _count(a.shape, axis, valid)
     # an array divided by N - ddof = 0 gives inf/NaN with a warning, like the forward value
@@ -337,6 +346,40 @@ if hasattr(np, "cumulative_prod"):
     defvjp(np.cumulative_prod, _cumulative_prod_vjp, save="both")
 
 
+def _cumulative_on_device(func, cumulate, initial):
+    """cumulative_sum/prod for backends without them (CuPy 13): cumsum/cumprod, with the initial
+    value (0 or 1) prepended along the axis for include_initial=True. NumPy keeps its own rule."""
+    rule = rule_for(func)
+
+    def impl(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+        raw = _raw(x)
+        if is_host_array(raw):
+            kwargs = dict(axis=axis, dtype=dtype, out=out, include_initial=include_initial)
+            return apply_function(func, rule, (x,), kwargs)
+        if axis is None:
+            if raw.ndim > 1:
+                raise ValueError("For arrays which have more than one dimension ``axis`` "
+                                 "argument is required.")
+            axis = 0
+        y = cumulate(x, axis=axis, **({} if dtype is None else {"dtype": dtype}))
+        if include_initial:
+            shape = tuple(1 if i == axis % y.ndim else n for i, n in enumerate(y.shape))
+            first = _make(np.full(shape, initial, dtype=y.dtype, like=raw))
+            y = np.concatenate((first, y), axis=axis)
+        if out is not None:
+            out[...] = y
+            return out
+        return y
+
+    implements(func)(impl)
+
+
+if hasattr(np, "cumulative_sum"):
+    _cumulative_on_device(np.cumulative_sum, np.cumsum, 0)
+if hasattr(np, "cumulative_prod"):
+    _cumulative_on_device(np.cumulative_prod, np.cumprod, 1)
+
+
 # ------------------------------------------------------------------------ median and quantiles
 def _order_statistics_grad(g, a, axis, ranks_statistic, nan):
     """VJP of median/quantile/percentile (and their nan-versions).
@@ -377,9 +420,115 @@ def _order_statistics_grad(g, a, axis, ranks_statistic, nan):
     return np.reshape(grad, shape)
 
 
+# Virtual index V of the q-quantile among n sorted values, per NumPy's ``method=`` (Hyndman & Fan):
+# continuous methods interpolate s[floor V] and s[floor V + 1]; the others pick one element.
+_HF_ALPHA_BETA = {"interpolated_inverted_cdf": (0, 1), "hazen": (0.5, 0.5), "weibull": (0, 0),
+                  "median_unbiased": (1 / 3.0, 1 / 3.0), "normal_unbiased": (3 / 8.0, 3 / 8.0)}
+
+
+def _discrete_index(index, take_floor):
+    """floor(index) where ``take_floor(fraction, index)``, else floor(index) + 1; at least 0."""
+    prev = np.floor(index)
+    return np.maximum(np.where(take_floor(index - prev, index), prev, prev + 1), 0)
+
+
+def _virtual_index(n, q, method):
+    """(V, discrete): V as in NumPy's quantile; ``discrete`` when V is an index (no interpolation)."""
+    if method == "linear":
+        return (n - 1) * q, False
+    if method == "lower":
+        return np.floor((n - 1) * q), True
+    if method == "higher":
+        return np.ceil((n - 1) * q), True
+    if method == "nearest":
+        return np.around((n - 1) * q), True      # halves to even, as NumPy
+    if method == "midpoint":
+        return 0.5 * (np.floor((n - 1) * q) + np.ceil((n - 1) * q)), False
+    if method == "averaged_inverted_cdf":
+        return n * q - 1, False
+    if method == "inverted_cdf":
+        return _discrete_index(n * q - 1, lambda frac, _: frac == 0), True
+    if method == "closest_observation":       # the nearest even order statistic (1-based) at ties
+        odd_floor = lambda frac, i: (frac == 0) & (np.floor(i) % 2 == 1)  # noqa: E731
+        return _discrete_index(n * q - 1.5, odd_floor), True
+    if method in _HF_ALPHA_BETA:
+        alpha, beta = _HF_ALPHA_BETA[method]
+        return n * q + (alpha + q * (1 - alpha - beta)) - 1, False
+    raise ValueError(f"{method!r} is not a valid method")
+
+
+def _nan_quantile_composite(a, q, axis, method, keepdims, out):
+    """nanquantile (q in [0, 1]) built from sort, for backends without it (CuPy 13 lacks
+    nanquantile/nanpercentile): NaNs sort last, so the n non-NaN values of a slice are
+    s[0], ..., s[n-1] of the sorted slice s, and the result interpolates them as NumPy does.
+    The gradient flows through the sort's gather (same convention as the rule above)."""
+    x = _raw(a)
+    if type(a) is not GradArray:
+        a = _make(x)
+    shape, ndim = x.shape, x.ndim
+    axes = _axes(axis, ndim)
+    kept = tuple(i for i in range(ndim) if i not in axes)
+    size = 1
+    for i in axes:
+        size *= shape[i]
+    batch = x.size // size if size else 0
+    q = np.asarray(_raw(q), dtype=np.float64, like=x)
+    if not bool(np.all((q >= 0) & (q <= 1))):
+        raise ValueError("Quantiles must be in the range [0, 1]")
+    out_shape = q.shape + (tuple(1 if i in axes else shape[i] for i in range(ndim))
+                           if _given(keepdims, False) else tuple(shape[i] for i in kept))
+    dtype = x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)
+    if size == 0 or batch == 0:
+        result = _make(np.full(out_shape, np.nan, dtype=dtype, like=x))
+    else:
+        xs = np.reshape(np.transpose(a, kept + axes), (batch, size))
+        if xs.dtype != dtype:
+            xs = xs.astype(dtype)
+        s = np.sort(xs, axis=1)                                    # NaNs last
+        n = np.reshape(np.sum(~np.isnan(_raw(xs)), axis=1), (1, batch)).astype(np.float64)
+        qv = np.reshape(q, (-1, 1))
+        v, discrete = _virtual_index(n, qv, method)
+        rows = np.arange(batch, like=x)
+        last = size - 1
+
+        def at(i):                 # s[row, i] for an index array i shaped (len(q), batch)
+            return s[rows, np.clip(i, 0, last).astype(np.intp)]
+
+        if discrete:
+            result = at(v)
+        else:
+            # NumPy's _get_indexes: past the last valid value take it (prev = -1), below 0 the
+            # first; gamma is then NumPy's too, although low == high makes it irrelevant
+            prev = np.floor(v)
+            above, below = v >= n - 1, v < 0
+            prev = np.where(below, 0, np.where(above, -1, prev))
+            gamma = v - prev
+            if method == "averaged_inverted_cdf":
+                gamma = np.where(gamma == 0, 0.5, 1.0)
+            elif method == "midpoint":
+                gamma = np.where(v % 1 == 0, 0.0, 0.5)
+            lo = np.where(prev < 0, n - 1, prev)
+            hi = np.where(prev < 0, n - 1, np.where(below, 0, prev + 1))
+            t = gamma.astype(dtype)
+            low, high = at(lo), at(hi)
+            diff = high - low
+            result = np.where(t >= 0.5, high - diff * (1 - t), low + diff * t)   # NumPy's _lerp
+        empty = n == 0
+        if bool(np.any(empty)):
+            import warnings
+            warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+            result = np.where(empty, np.nan, result)
+        result = np.reshape(result, out_shape)
+    if out is not None:
+        out[...] = result
+        return out
+    return result
+
+
 def _quantile_rule(func):
     """Rule for quantile/percentile and their nan-versions: func(a, q, axis, ..., method, ...)."""
     nan = func in (np.nanquantile, np.nanpercentile)
+    scale = 100 if func in (np.percentile, np.nanpercentile) else 1
 
     def vjp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
             keepdims=False, *, weights=None, interpolation=None):
@@ -387,17 +536,32 @@ def _quantile_rule(func):
             raise NotImplementedError(f"np.{func.__name__}: the gradient with weights= is not "
                                       "implemented")
         method = interpolation if interpolation is not None else method
-        stat = lambda r: func(r, _raw(q), axis=1, method=method)  # noqa: E731
+        how = {} if method == "linear" else {"method": method}
+        stat = lambda r: func(r, _raw(q), axis=1, **how)  # noqa: E731
         return _order_statistics_grad(g, a, axis, stat, nan)
 
     defvjp(func, vjp, None, save="args")
     rule = rule_for(func)
 
     def impl(a, q, axis=None, out=None, overwrite_input=False, *args, **kwargs):
+        if nan and not is_host_array(_raw(a)):
+            return _nan_quantile_on_device(func, scale, a, q, axis, out, *args, **kwargs)
         # overwrite_input would reorder the saved input behind the tape's back
         return apply_function(func, rule, (a, q, axis, out, False) + args, kwargs)
 
     implements(func)(impl)
+
+
+def _nan_quantile_on_device(func, scale, a, q, axis=None, out=None, method="linear",
+                            keepdims=_NoValue, *, weights=None, interpolation=None):
+    if weights is not None:
+        raise NotImplementedError(f"np.{func.__name__} with weights= is not available on this "
+                                  "backend (it has no nanquantile)")
+    method = interpolation if interpolation is not None else method
+    q = _raw(q)
+    if scale != 1:
+        q = np.asarray(q, dtype=np.float64, like=_raw(a)) / scale
+    return _nan_quantile_composite(a, q, axis, method, keepdims, out)
 
 
 def _median_rule(func):
@@ -410,6 +574,8 @@ def _median_rule(func):
     rule = rule_for(func)
 
     def impl(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+        if nan and not is_host_array(_raw(a)):     # as nanquantile: the same composite
+            return _nan_quantile_composite(a, 0.5, axis, "linear", keepdims, out)
         return apply_function(func, rule, (a, axis, out, False, keepdims), {})
 
     implements(func)(impl)

@@ -20,6 +20,7 @@ import operator
 
 import numpy as np
 
+from .. import _backend
 from .._core import IMPLEMENTATIONS, RULES, GradArray, _make, apply_function
 from .._registry import Primitive, defvjp, implements, nondifferentiable
 from .indexing import scatter_index, set_view_of, setitem, take_index
@@ -271,7 +272,12 @@ def _real_if_close(a, tol=100):
 
 @implements(np.full_like)
 def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
-    raw = np.full_like(_raw(a), 0, dtype=dtype, order=order, shape=shape)
+    like = _raw(a)
+    if shape is None:
+        raw = np.full_like(like, 0, dtype=dtype, order=order)
+    else:       # not full_like(shape=...): CuPy reads shape=() as "like's shape"
+        raw = np.full(shape, 0, dtype=dtype or like.dtype, order=order if order in "CF" else "C",
+                      like=like)
     if type(fill_value) is GradArray and fill_value.requires_grad:
         # a tracked fill value: the result is that value broadcast (and it carries its gradient)
         return np.copy(np.broadcast_to(fill_value.astype(raw.dtype), raw.shape))
@@ -391,7 +397,13 @@ defvjp(np.array_split, _split_vjp(lambda a, axis: axis), save="none")
 defvjp(np.hsplit, _split_vjp(lambda a, axis: 1 if a.ndim > 1 else 0), save="none")
 defvjp(np.vsplit, _split_vjp(lambda a, axis: 0), save="none")
 defvjp(np.dsplit, _split_vjp(lambda a, axis: 2), save="none")
-defvjp(np.unstack, lambda g, ans, x, *, axis=0: np.stack(list(g), axis=axis), save="none")
+
+
+@implements(np.unstack)
+def _unstack(x, /, *, axis=0):
+    # slices of x (CuPy has no unstack); each is a recorded getitem
+    ax = _normalize_axis(axis, x.ndim)
+    return tuple(x[(slice(None),) * ax + (i,)] for i in range(x.shape[ax]))
 
 
 # ----------------------------------------------------------------------------------------- flips
@@ -565,14 +577,17 @@ for _f in (np.compress, np.extract):
 @implements(np.insert)
 def _insert(arr, obj, values, axis=None):
     # run np.insert on positions: those of ``arr``, then those of ``values`` after them; NumPy's own
-    # broadcasting of ``values`` then tells which value each inserted element copies
+    # broadcasting of ``values`` then tells which value each inserted element copies. The positions
+    # live on the host (CuPy has no insert); the index map then moves to the data's device.
     like = _like(arr, values)
     arr = _lift(arr, like)
     values = _lift(values, like)
     if values.dtype != arr.dtype:
         values = values.astype(arr.dtype)
-    pos_arr, pos_values = _joint_positions([arr, values], like)
-    index = np.insert(pos_arr, _raw(obj), pos_values, axis=axis)
+    pos_arr, pos_values = _joint_positions([arr, values], np.empty(0, dtype=np.intp))
+    index = np.insert(pos_arr, _backend.to_host(_raw(obj)) if hasattr(obj, "shape") else obj,
+                      pos_values, axis=axis)
+    index = _backend.to_device(index, arr.device)
     return take_index(np.concatenate([np.reshape(arr, -1), np.reshape(values, -1)]), index)
 
 
@@ -669,7 +684,10 @@ def _copyto(dst, src, casting="same_kind", where=True):
         raise TypeError(f"Cannot cast array data from {src.dtype} to {dst.dtype} according to the "
                         f"rule {casting!r}")
     if type(dst) is not GradArray:                  # a plain array receives the values only
-        np.copyto(dst, src._data, casting=casting, where=_raw(where))
+        if where is True:        # cupy.copyto reads where=None as "everywhere"
+            np.copyto(dst, src._data, casting=casting)
+        else:
+            np.copyto(dst, src._data, casting=casting, where=_raw(where))
         return
     if where is not True:
         src = np.where(_to_backend(_raw(where), like), src, dst)

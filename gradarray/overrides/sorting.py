@@ -25,10 +25,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend import is_host_array
 from .._core import GradArray, apply_untracked, wrap_untracked
 from .._registry import implements, nondifferentiable
 from .indexing import take_index
 from .reductions import _tracked
+
+def _raw(x):
+    return x._data if type(x) is GradArray else x
+
 
 nondifferentiable(np.argsort, np.argmax, np.argmin, np.nanargmax, np.nanargmin, np.argpartition,
                   np.argwhere, np.nonzero, np.flatnonzero, np.searchsorted, np.lexsort, np.isin)
@@ -49,6 +54,31 @@ def along_axis_index(idx, axis):
     return tuple(t)
 
 
+def _sort_kwargs(kind=None, order=None, stable=None):
+    """The keywords of a sort/argsort call that change its result, spelled so CuPy accepts them.
+
+    CuPy's sort/argsort take only ``kind`` in (None, "stable"). Every algorithm gives the same
+    sorted values, so ``kind`` matters only for the order of ties in argsort: "stable"/"mergesort"
+    (and ``stable=True``) become kind="stable", the unstable kinds become the default.
+    ``order`` (structured arrays) is forwarded only when given.
+    """
+    kwargs = {}
+    if stable or kind in ("stable", "mergesort"):
+        kwargs["kind"] = "stable"
+    if order is not None:
+        kwargs["order"] = order
+    return kwargs
+
+
+def _partition_kwargs(kind="introselect", order=None):
+    """partition/argpartition: "introselect" is NumPy's only kind (CuPy takes no ``kind``); an
+    unknown kind is still forwarded so that NumPy reports it."""
+    kwargs = {} if kind == "introselect" else {"kind": kind}
+    if order is not None:
+        kwargs["order"] = order
+    return kwargs
+
+
 def _gather_sorted(a, axis, arg, *args, **kwargs):
     """``a`` rearranged along ``axis`` by ``arg`` (argsort/argpartition) of its raw data."""
     if axis is None:
@@ -60,16 +90,29 @@ def _gather_sorted(a, axis, arg, *args, **kwargs):
 
 @implements(np.sort)
 def sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    kwargs = _sort_kwargs(kind, order, stable)
     if not _tracked(a):
-        return apply_untracked(np.sort, (a,), dict(axis=axis, kind=kind, order=order, stable=stable))
-    return _gather_sorted(a, axis, np.argsort, kind=kind, order=order, stable=stable)
+        return apply_untracked(np.sort, (a,), dict(axis=axis, **kwargs))
+    return _gather_sorted(a, axis, np.argsort, **kwargs)
+
+
+@implements(np.argsort)
+def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
+    return apply_untracked(np.argsort, (a,), dict(axis=axis, **_sort_kwargs(kind, order, stable)))
 
 
 @implements(np.partition)
 def partition(a, kth, axis=-1, kind="introselect", order=None):
+    kwargs = _partition_kwargs(kind, order)
     if not _tracked(a):
-        return apply_untracked(np.partition, (a, kth), dict(axis=axis, kind=kind, order=order))
-    return _gather_sorted(a, axis, np.argpartition, kth, kind=kind, order=order)
+        return apply_untracked(np.partition, (a, kth), dict(axis=axis, **kwargs))
+    return _gather_sorted(a, axis, np.argpartition, _raw(kth), **kwargs)
+
+
+@implements(np.argpartition)
+def argpartition(a, kth, axis=-1, kind="introselect", order=None):
+    return apply_untracked(np.argpartition, (a, kth), dict(axis=axis,
+                                                           **_partition_kwargs(kind, order)))
 
 
 @implements(np.sort_complex)
@@ -82,11 +125,27 @@ def sort_complex(a):
     return _gather_sorted(a, -1, np.argsort)
 
 
+def _unique_kwargs(ar, return_index, return_inverse, return_counts, axis, equal_nan, sorted):
+    """np.unique's keywords, forwarding only those that differ from the defaults.
+
+    CuPy's unique has no ``sorted=``; its result is always sorted, which is a valid result for
+    sorted=False ("may vary"), so sorted=False reaches only NumPy, where it can change the order.
+    """
+    given = dict(return_index=return_index, return_inverse=return_inverse,
+                 return_counts=return_counts, axis=axis, equal_nan=equal_nan)
+    defaults = dict(return_index=False, return_inverse=False, return_counts=False, axis=None,
+                    equal_nan=True)
+    kwargs = {k: v for k, v in given.items() if v is not defaults[k]}
+    if not sorted and is_host_array(_raw(ar)):
+        kwargs["sorted"] = False
+    return kwargs
+
+
 @implements(np.unique)
 def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *,
            equal_nan=True, sorted=True):
-    kwargs = dict(return_index=return_index, return_inverse=return_inverse,
-                  return_counts=return_counts, axis=axis, equal_nan=equal_nan, sorted=sorted)
+    kwargs = _unique_kwargs(ar, return_index, return_inverse, return_counts, axis, equal_nan,
+                            sorted)
     if not _tracked(ar):
         return apply_untracked(np.unique, (ar,), kwargs)
     kwargs["return_index"] = True
@@ -104,15 +163,13 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
 
 
 # The array-API spellings are thin wrappers around np.unique (verified safe: they only call unique
-# and pack a namedtuple), so NumPy's own code runs on GradArrays and reaches ``unique`` above.
+# and pack a namedtuple), so NumPy's own code runs on GradArrays and reaches ``unique`` above —
+# which also makes them work on device arrays although CuPy 13 has no unique_values/counts/...
 for _f in (np.unique_values, np.unique_counts, np.unique_inverse, np.unique_all):
     implements(_f)(_f._implementation)
 
 
 # ------------------------------------------------------------------------------------ set operations
-def _raw(x):
-    return x._data if type(x) is GradArray else x
-
 
 def _set_operands(ar1, ar2):
     """Both operands as arrays on the device of the GradArray among them (lists are converted)."""

@@ -12,6 +12,7 @@ import operator
 
 import numpy as np
 
+from .._backend import is_host_array
 from .._core import RULES, GradArray, apply_ufunc, wrap_untracked, note_write
 from .indexing import setitem
 
@@ -52,7 +53,10 @@ def ufunc_call_with_kwargs(ufunc, inputs, kwargs):
             out_ids = {id(o) for o in out if type(o) is GradArray}
             inputs = tuple(np.copy(x) if type(x) is GradArray and id(x) in out_ids else x
                            for x in inputs)
-    if tracked and core and not unknown and ufunc.signature is not None:
+    # on device data too: the backend may lack the gufunc (CuPy has no vecdot, matvec, vecmat), and
+    # the calls gufunc_core_axes makes go through gradarray, which has composites for those
+    on_device = any(type(x) is GradArray and not is_host_array(x._data) for x in inputs)
+    if (tracked or on_device) and core and not unknown and ufunc.signature is not None:
         result = gufunc_core_axes(ufunc, inputs, core, kwargs, where)
     elif unknown or core:
         if tracked:
@@ -164,7 +168,7 @@ def function_with_out(func, args, kwargs):
 from .._core import (IMPLEMENTATIONS, NONDIFFERENTIABLE, _missing_rule, _state,  # noqa: E402
                      wrap_untracked)
 from .._registry import Primitive, defvjp, implements_ufunc_method  # noqa: E402
-from .indexing import raw_index, scatter_index  # noqa: E402
+from .indexing import add_at, raw_index, scatter_index  # noqa: E402
 
 _NOT_GIVEN = object()
 
@@ -184,6 +188,34 @@ def _needs_tape(ufunc, method, arrays):
     if ufunc not in RULES:
         raise _missing_rule(ufunc, f"np.{ufunc.__name__}.{method}")
     return True
+
+
+# The ufunc methods CuPy implements itself (CuPy 13: reduce and accumulate only for add and multiply,
+# reduceat only for add, at only for these seven). Any other method call on device data is computed
+# by the composites below, which use plain ufunc calls only, even when nothing is tracked.
+_NATIVE_ON_DEVICE = {
+    "reduce": {np.add, np.multiply},
+    "accumulate": {np.add, np.multiply},
+    "reduceat": {np.add},
+    "at": {np.add, np.subtract, np.maximum, np.minimum, np.bitwise_and, np.bitwise_or,
+           np.bitwise_xor},
+}
+
+
+def _on_device(x):
+    """True for a device array (or a GradArray holding one); False for host data, lists, scalars."""
+    raw = _raw(x)
+    return hasattr(raw, "shape") and not is_host_array(raw)
+
+
+def _native(ufunc, method, x):
+    """True when ``ufunc.method`` can run on ``x``'s backend as it is."""
+    return not _on_device(x) or ufunc in _NATIVE_ON_DEVICE[method]
+
+
+def _detached(x):
+    """``x`` as a GradArray that records nothing (for the composites on untracked data)."""
+    return x.detach() if type(x) is GradArray else wrap_untracked(x)
 
 
 def _untracked(ufunc, method, inputs, kwargs):
@@ -222,21 +254,42 @@ _REDUCTIONS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.mini
 @implements_ufunc_method("reduce")
 def ufunc_reduce(ufunc, array, axis=0, dtype=None, out=None, keepdims=False, initial=_NOT_GIVEN,
                  where=True):
+    on_host = not _on_device(array)
     if not _needs_tape(ufunc, "reduce", (array, initial)):
-        return _untracked(ufunc, "reduce", (array,), _given(
-            axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial, where=where))
+        # CuPy's add/multiply.reduce take neither initial= nor where=
+        if on_host or (_native(ufunc, "reduce", array) and initial is _NOT_GIVEN and where is True):
+            return _untracked(ufunc, "reduce", (array,), _given(
+                axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial, where=where))
+        array = _detached(array)
     out = _normalise_out(out)
     if dtype is not None:
         array = array.astype(dtype)
     extra = _given(initial=initial, where=where if where is not True else _NOT_GIVEN)
     func = _REDUCTIONS.get(ufunc)
-    if func is not None and _has_rule(func):
+    if func is not None and _has_rule(func) and (on_host or not extra):
         result = func(array, axis=axis, keepdims=keepdims, **extra)
+    elif func is not None and _has_rule(func):
+        result = _reduce_without_keywords(ufunc, func, array, axis, keepdims, initial, where)
     elif ufunc in (np.logaddexp, np.logaddexp2) and where is True and _has_rule(np.sum):
         result = _logaddexp_reduce(ufunc, array, axis, keepdims, initial)
     else:
         result = _fold_reduce(ufunc, array, axis, keepdims, initial, where)
     return _finish(result, out)
+
+
+def _reduce_without_keywords(ufunc, func, x, axis, keepdims, initial, where):
+    """``func(x, axis, keepdims, initial=, where=)`` for a backend whose sum/prod/max/min take
+    neither keyword (CuPy): masked-out entries are replaced by the identity (or ``initial``), and
+    ``initial`` joins the result through one more call of the ufunc. (Unlike NumPy, a max/min over an
+    empty axis still raises, even with ``initial``.)"""
+    if where is not True:
+        fill = initial if ufunc.identity is None else ufunc.identity   # max/min: initial is idempotent
+        if fill is _NOT_GIVEN:
+            raise ValueError(f"reduction operation '{ufunc.__name__}' does not have an identity, so "
+                             "to use a where mask one has to specify 'initial'")
+        x = np.where(_raw(where), x, fill)
+    result = func(x, axis=axis, keepdims=keepdims)
+    return result if initial is _NOT_GIVEN else ufunc(result, initial)
 
 
 def _logaddexp_reduce(ufunc, x, axis, keepdims, initial):
@@ -283,7 +336,9 @@ _ACCUMULATIONS = {np.add: np.cumsum, np.multiply: np.cumprod}
 @implements_ufunc_method("accumulate")
 def ufunc_accumulate(ufunc, array, axis=0, dtype=None, out=None):
     if not _needs_tape(ufunc, "accumulate", (array,)):
-        return _untracked(ufunc, "accumulate", (array,), _given(axis=axis, dtype=dtype, out=out))
+        if _native(ufunc, "accumulate", array):
+            return _untracked(ufunc, "accumulate", (array,), _given(axis=axis, dtype=dtype, out=out))
+        array = _detached(array)
     out = _normalise_out(out)
     if dtype is not None:
         array = array.astype(dtype)
@@ -309,7 +364,22 @@ def _fold_accumulate(ufunc, x, axis):
 
 
 def _running_extreme(x, ufunc, axis):
-    return ufunc.accumulate(x, axis=axis)
+    """``ufunc.accumulate(x, axis)`` for an associative binary ufunc (maximum, minimum, fmax, fmin),
+    with plain ufunc calls only (CuPy has no ``maximum.accumulate``): a doubling scan, where after
+    the step with shift s every out[i] combines x[i-2s+1 .. i] (log2(n) steps of whole-array calls).
+    """
+    if x.ndim == 0:                   # NumPy's own error
+        return ufunc.accumulate(x, axis=axis)
+    axis = axis % x.ndim
+    out = np.copy(x)
+    n = x.shape[axis]
+    shift = 1
+    while shift < n:
+        later = _axis_index(x.ndim, axis, slice(shift, None))
+        earlier = _axis_index(x.ndim, axis, slice(None, n - shift))
+        out[later] = ufunc(out[later], out[earlier])     # the right side is computed before the write
+        shift *= 2
+    return out
 
 
 def _running_extreme_vjp(g, ans, x, ufunc, axis):
@@ -325,7 +395,7 @@ def _running_extreme_vjp(g, ans, x, ufunc, axis):
     shape1 = [1] * x.ndim
     shape1[axis] = n
     positions = np.reshape(np.arange(n, like=x), shape1)
-    source = np.maximum.accumulate(positions * new, axis=axis)
+    source = _running_extreme(positions * new, np.maximum, axis)    # position of the latest record
     index = tuple(source if d == axis else
                   np.reshape(np.arange(s, like=x), [s if k == d else 1 for k in range(x.ndim)])
                   for d, s in enumerate(x.shape))
@@ -360,16 +430,16 @@ def ufunc_at(ufunc, a, indices, b=None):
         if type(b) is GradArray and b._requires_grad and getattr(_state, "enabled", True):
             raise TypeError(f"np.{ufunc.__name__}.at: cannot record a write of a tracked array into "
                             "a plain ndarray; make the target a GradArray (ga.asarray)")
-        ufunc.at(a, index, *([] if b is None else [_raw(b)]))
+        _raw_at(ufunc, a, index, b)
         return None
     if not getattr(_state, "enabled", True) or not (
             a._requires_grad or (type(b) is GradArray and b._requires_grad)):
-        ufunc.at(a._data, index, *([] if b is None else [_raw(b)]))
+        _raw_at(ufunc, a._data, index, b)
         note_write(a._version, a._data)
         return None
     if not _needs_tape(ufunc, "at", operands):       # non-differentiable: overwritten, untracked
         new = np.copy(a._data)
-        ufunc.at(new, index, *([] if b is None else [_raw(b)]))
+        _raw_at(ufunc, new, index, b)
         setitem(a, Ellipsis, new)
         return None
     if ufunc is np.add or ufunc is np.subtract:
@@ -378,7 +448,7 @@ def ufunc_at(ufunc, a, indices, b=None):
             delta = scatter_index(b, index, a.shape)
         else:
             delta = np.zeros_like(a._data)
-            np.add.at(delta, index, _raw(b))
+            add_at(delta, index, _raw(b))
         new = ufunc(a, delta)
     else:
         new = _sequential_at(ufunc, a, index, b)
@@ -386,12 +456,27 @@ def ufunc_at(ufunc, a, indices, b=None):
     return None
 
 
+def _raw_at(ufunc, target, index, b):
+    """``ufunc.at(target, index, b)`` in place on raw data of any backend. On a device array
+    ``np.<ufunc>.at`` would be refused for a tuple or list index, for most ufuncs, and for complex
+    ``add.at`` (CuPy): ``add_at`` and the sequential composite work everywhere."""
+    b = _raw(b)
+    if is_host_array(target):
+        ufunc.at(target, index, *([] if b is None else [b]))
+    elif ufunc is np.add and b is not None:
+        add_at(target, index, b)
+    else:
+        target[...] = _sequential_at(ufunc, target, index, b)
+
+
 def _sequential_at(ufunc, a, index, b):
     """Unbuffered semantics for any ufunc: an element hit k times is updated k times in order.
     Works on a flat copy of ``a``, one round per repetition (indices are unique within a round)."""
-    raw = a._data
+    raw = _raw(a)
     flat_positions = np.reshape(np.arange(raw.size, like=raw), raw.shape)[index]
     flat = np.reshape(flat_positions, (-1,))
+    if b is not None and not hasattr(b, "ndim") and not np.isscalar(b):     # a list of values
+        b = np.asarray(b, like=raw)
     per_entry = b is not None and getattr(b, "ndim", 0) > 0     # else a scalar shared by all
     if per_entry:
         b = np.reshape(np.broadcast_to(b, flat_positions.shape), (-1,))
@@ -400,7 +485,8 @@ def _sequential_at(ufunc, a, index, b):
     sorted_flat = flat[order]
     starts = np.ones_like(sorted_flat, dtype=bool)
     starts[1:] = sorted_flat[1:] != sorted_flat[:-1]
-    run_start = np.maximum.accumulate(np.arange(flat.size, like=raw) * starts)
+    run_id = np.cumsum(starts) - 1                       # which run of equal entries k belongs to
+    run_start = np.flatnonzero(starts)[run_id]           # where that run starts
     rank = np.empty_like(flat)
     rank[order] = np.arange(flat.size, like=raw) - run_start
     current = np.copy(np.reshape(a, (-1,)))
@@ -420,8 +506,11 @@ def ufunc_reduceat(ufunc, array, indices, axis=0, dtype=None, out=None):
     """out[k] = ufunc.reduce(array[indices[k]:indices[k+1]]) (just array[indices[k]] when
     indices[k] >= indices[k+1]); add.reduceat is a gather followed by a segment scatter-add."""
     if not _needs_tape(ufunc, "reduceat", (array,)):
-        return _untracked(ufunc, "reduceat", (array, indices),
-                          _given(axis=axis, dtype=dtype, out=out))
+        # on a device, CuPy's add.reduceat also needs the indices there (a list is refused)
+        if _native(ufunc, "reduceat", array) and (not _on_device(array) or _on_device(indices)):
+            return _untracked(ufunc, "reduceat", (array, indices),
+                              _given(axis=axis, dtype=dtype, out=out))
+        array = _detached(array)
     out = _normalise_out(out)
     if dtype is not None:
         array = array.astype(dtype)
