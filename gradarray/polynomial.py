@@ -24,7 +24,6 @@ import functools
 import numpy as np
 from numpy.polynomial import chebyshev, hermite, hermite_e, laguerre, legendre, polynomial
 
-from ._core import GradArray
 from ._creation import asarray
 from .trace import trace_numpy
 

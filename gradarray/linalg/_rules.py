@@ -17,7 +17,7 @@ from .._core import (IMPLEMENTATIONS, GradArray, Rule, _make, apply_function, ap
                      is_grad_enabled)
 from .._registry import Primitive, conj, defvjp, defvjp_joint, nondifferentiable
 from ._ops import (diag_embed, diag_part, eye_like, fold_hermitian, mH, mT, matmul, permute,
-                   real_part, safe_inverse_differences, tril, triu, value, wrap)
+                   real_part, safe_inverse_differences, tril, value, wrap)
 
 LinAlgError = np.linalg.LinAlgError
 inf = np.inf

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._core import (GradArray, Node, Rule, _as_raw_result, _check_devices, _make,
-                     _may_share_memory, _state, fit_gradient, note_write)
+                     _may_share_memory, _state, note_write)
 from .._backend import _backend_of_raw, is_host_array
 from .._registry import Primitive, defvjp
 

@@ -381,6 +381,17 @@ if hasattr(np, "cumulative_prod"):
 
 
 # ------------------------------------------------------------------------ median and quantiles
+def _reduction_layout(x, axis):
+    """(reduced axes, kept axes, elements per slice, number of slices) of reducing ``x`` over
+    ``axis``: the order statistics below work on (batch, n) with the reduced axes last."""
+    axes = _axes(axis, x.ndim)
+    kept = tuple(i for i in range(x.ndim) if i not in axes)
+    n = 1
+    for i in axes:
+        n *= x.shape[i]
+    return axes, kept, n, (x.size // n if n else 0)
+
+
 def _order_statistics_grad(g, a, axis, ranks_statistic, nan):
     """VJP of median/quantile/percentile (and their nan-versions).
 
@@ -390,13 +401,8 @@ def _order_statistics_grad(g, a, axis, ranks_statistic, nan):
     scattered back to the elements that sort to positions lo and hi.
     """
     x = _raw(a)
-    shape, ndim = x.shape, x.ndim
-    axes = _axes(axis, ndim)
-    kept = tuple(i for i in range(ndim) if i not in axes)
-    n = 1
-    for i in axes:
-        n *= shape[i]
-    batch = x.size // n if n else 0
+    shape = x.shape
+    axes, kept, n, batch = _reduction_layout(x, axis)
     # reduced axes last, flattened to (batch, n); pos maps each entry to its flat index in x
     perm = kept + axes
     xs = np.reshape(np.transpose(x, perm), (batch, n))
@@ -466,12 +472,7 @@ def _nan_quantile_composite(a, q, axis, method, keepdims, out):
     if type(a) is not GradArray:
         a = _make(x)
     shape, ndim = x.shape, x.ndim
-    axes = _axes(axis, ndim)
-    kept = tuple(i for i in range(ndim) if i not in axes)
-    size = 1
-    for i in axes:
-        size *= shape[i]
-    batch = x.size // size if size else 0
+    axes, kept, size, batch = _reduction_layout(x, axis)
     q = np.asarray(_raw(q), dtype=np.float64, like=x)
     if not bool(np.all((q >= 0) & (q <= 1))):
         raise ValueError("Quantiles must be in the range [0, 1]")

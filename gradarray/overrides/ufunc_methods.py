@@ -166,7 +166,7 @@ def function_with_out(func, args, kwargs):
 # (logical_or.reduce, bitwise_or.accumulate, ...) and untracked inputs compute untracked.
 # ==================================================================================================
 from .._core import (IMPLEMENTATIONS, NONDIFFERENTIABLE, _missing_rule, _state,  # noqa: E402
-                     wrap_untracked)
+                     )
 from .._registry import Primitive, defvjp, implements_ufunc_method  # noqa: E402
 from .indexing import add_at, raw_index, scatter_index  # noqa: E402
 
