@@ -207,3 +207,27 @@ def test_import_does_not_import_cupy():
 def test_unknown_device_name():
     with pytest.raises(ValueError, match="unknown device"):
         ga.zeros(3, device="tpu")
+
+
+# ------------------------------------------------------------------------------------ DLPack
+def test_dlpack_in_and_out_share_memory():
+    host = np.arange(3.0)
+    x = ga.from_dlpack(host, requires_grad=True)
+    assert x.requires_grad and x.device == "cpu"
+    host[0] = 7.0                                   # zero-copy: the GradArray sees the write
+    assert x.item(0) == 7.0
+    out = np.from_dlpack(x)                         # and out again, explicitly cut from the tape
+    assert isinstance(out, np.ndarray) and np.shares_memory(out, host)
+    assert x.__dlpack_device__() == (1, 0)          # kDLCPU, device 0
+    np.sum(x * x).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * host)
+
+
+def test_dlpack_with_torch():
+    torch = pytest.importorskip("torch")
+    t = torch.arange(4.0, dtype=torch.float64)
+    x = ga.from_dlpack(t)
+    t[1] = -1.0
+    np.testing.assert_array_equal(x.numpy(), [0.0, -1.0, 2.0, 3.0])
+    back = torch.from_dlpack(ga.asarray(np.ones(2)))
+    assert back.dtype == torch.float64 and back.tolist() == [1.0, 1.0]
