@@ -346,8 +346,18 @@ def cholesky_ex(a, *, upper=False, check_errors=False):
 def inv_ex(a, *, check_errors=False):
     """(A^-1, info): info = 1-based index of the first zero pivot of LU (0: success)."""
     a = wrap(a)
+    out, info = _attempt(lambda: np.linalg.inv(a), a, check_errors, "inv_ex")
+    if out is not None:
+        return out, info
+    return _with_info(np.linalg.inv, a, info), wrap(info)
+
+
+def _attempt(call, a, check_errors, name):
+    """Run ``call()`` (an inverse or solve with ``a``): ``(result, wrapped info)`` when it is usable,
+    else ``(None, info)`` with the 1-based first zero pivot of ``a``. Failure is read from the result
+    as well as from LinAlgError, because CuPy returns NaNs without raising by default."""
     try:
-        out = np.linalg.inv(a)
+        out = call()
         if _all_finite(value(out)):
             return out, wrap(_no_info(value(a)))
     except LinAlgError:
@@ -355,10 +365,10 @@ def inv_ex(a, *, check_errors=False):
             raise
         out = None
     info = _info_first_zero_pivot(value(a))
-    _raise_if(check_errors, info, "inv_ex")
+    _raise_if(check_errors, info, name)
     if out is not None and not bool(np.any(info != 0)):
         return out, wrap(info)           # non-finite input, no zero pivot: NumPy's answer too
-    return _with_info(np.linalg.inv, a, info), wrap(info)
+    return None, info
 
 
 def solve_ex(a, b, *, left=True, check_errors=False):
@@ -367,18 +377,9 @@ def solve_ex(a, b, *, left=True, check_errors=False):
     if not left:
         x, info = solve_ex(mT(a), mT(b), left=True, check_errors=check_errors)
         return mT(x), info
-    try:
-        x = np.linalg.solve(a, b)
-        if _all_finite(value(x)):
-            return x, wrap(_no_info(value(a)))
-    except LinAlgError:
-        if check_errors:
-            raise
-        x = None
-    info = _info_first_zero_pivot(value(a))
-    _raise_if(check_errors, info, "solve_ex")
-    if x is not None and not bool(np.any(info != 0)):
-        return x, wrap(info)
+    x, info = _attempt(lambda: np.linalg.solve(a, b), a, check_errors, "solve_ex")
+    if x is not None:
+        return x, info
     bad = info != 0
     raw = value(a)
     badf = bad.astype(raw.real.dtype)[..., None, None]
