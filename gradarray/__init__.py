@@ -5,8 +5,11 @@
     y = np.sum(np.sin(x) ** 2)        # any NumPy code; y is a GradArray
     y.backward(); x.grad
 """
-from ._core import (GradArray, GradientLostWarning, Rule, ShapeDtype, enable_grad,
-                    is_grad_enabled, no_grad, set_grad_enabled, set_strict)
+from ._modes import (GradientLostWarning, enable_grad, is_grad_enabled, no_grad, set_grad_enabled,
+                     set_strict)
+from ._tables import Rule, ShapeDtype
+from ._array import GradArray
+from . import _tape, _dispatch  # noqa: F401  (install backward() and NumPy's protocols on GradArray)
 from ._backend import Device, register_backend
 from ._registry import (Primitive, custom_vjp, defvjp, defvjp_joint, implements, nondifferentiable,
                         primitive)
@@ -16,6 +19,7 @@ from ._creation import (arange, array, asarray, empty, empty_like, eye, from_dlp
 from .functional import grad, grad_of, hessian, jacobian, jvp, value_and_grad, vjp
 from . import overrides as _overrides  # noqa: F401  (registers every rule)
 from . import linalg, fft, testing  # noqa: F401
+from . import array_api  # noqa: F401  (GradArray.__array_namespace__ returns it)
 from .trace import trace_numpy
 from . import polynomial  # noqa: F401
 

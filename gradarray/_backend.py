@@ -104,6 +104,17 @@ def _backend_of_raw(raw):
     return backend
 
 
+def is_foreign_array_type(t) -> bool:
+    """A type that takes part in NumPy's protocols but that gradarray does not wrap (xarray's
+    DataArray, pandas objects, ...): NumPy's protocol says to return NotImplemented to it, so that
+    it can wrap GradArrays itself."""
+    if issubclass(t, (np.ndarray, np.generic)) or t in _BY_TYPE:
+        return False
+    if t.__module__.startswith("cupy"):
+        return False
+    return getattr(t, "__array_ufunc__", None) is not None or hasattr(t, "__array_function__")
+
+
 def is_host_array(raw) -> bool:
     return isinstance(raw, (np.ndarray, np.generic))
 

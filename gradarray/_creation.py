@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
-from ._core import GradArray, _int_grad_message, _make, _dtype_can_require_grad
+from ._array import GradArray, _dtype_can_require_grad, _int_grad_message, _make
 from ._registry import Primitive, defvjp
+from ._tables import bind_upper
 
 __all__ = ["asarray", "array", "zeros", "ones", "empty", "full", "arange", "linspace", "eye",
            "identity", "zeros_like", "ones_like", "empty_like", "full_like", "to_device",
@@ -228,3 +229,7 @@ def to_device(x, device):
 
 def _rebuild(host, device, requires_grad):
     return asarray(host, device=None if device == "cpu" else device, requires_grad=requires_grad)
+
+
+bind_upper(to_device=to_device, rebuild=_rebuild, create_like=create_like,
+           like_creation=frozenset(LIKE_CREATION))

@@ -22,9 +22,10 @@ import inspect
 
 import numpy as np
 
-from ._core import (DEVICE_UFUNC_FALLBACKS, IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES, UFUNC_METHODS,
-                    GradArray, Rule,
-                    apply_function, _missing_rule, _func_name)
+from ._tables import (DEVICE_UFUNC_FALLBACKS, IMPLEMENTATIONS, NONDIFFERENTIABLE, Rule, RULES,
+                      UFUNC_METHODS)
+from ._array import GradArray
+from ._dispatch import _func_name, _missing_rule, apply_function, apply_untracked
 
 __all__ = ["defvjp", "defvjp_joint", "implements", "nondifferentiable", "Primitive", "primitive",
            "custom_vjp", "conj", "rule_for"]
@@ -204,7 +205,6 @@ class Primitive:
                 type(v) is GradArray and v.requires_grad for v in kwargs.values())
             if tracked:
                 raise _missing_rule(self.fn, _func_name(self.fn))
-            from ._core import apply_untracked
             return apply_untracked(self.fn, args, kwargs)
         return apply_function(self.fn, self.rule, args, kwargs)
 

@@ -16,12 +16,15 @@ returns a scalar or a plain array (e.g. all inputs were Python scalars). Creatio
 from __future__ import annotations
 
 import builtins
+import sys
 
 import numpy as np
 
 from . import _backend
 from . import _creation as _c
-from ._core import GradArray
+from . import fft, linalg  # noqa: F401  (the standard's extensions, as attributes of the namespace)
+from ._array import GradArray
+from ._tables import bind_upper
 
 __array_api_version__ = "2024.12"
 
@@ -441,9 +444,6 @@ def __array_namespace_info__():
 
 
 # ------------------------------------------------------------------------------- subnamespaces
-def __getattr__(name):
-    # gradarray.linalg / gradarray.fft, looked up lazily (they import this package's rules)
-    if name in ("linalg", "fft"):
-        import importlib
-        return importlib.import_module(f"gradarray.{name}")
-    raise AttributeError(f"module 'gradarray.array_api' has no attribute {name!r}")
+
+
+bind_upper(array_namespace=sys.modules[__name__])

@@ -3,7 +3,7 @@
 Every public NumPy ufunc and dispatched function of ``numpy``, ``numpy.linalg`` and ``numpy.fft``
 gets one status:
 
-- ``rule``: a derivative rule (``gradarray._core.RULES``);
+- ``rule``: a derivative rule (``gradarray._tables.RULES``);
 - ``composite``: an implementation made of differentiable calls (``IMPLEMENTATIONS``);
 - ``non-differentiable``: runs on GradArrays, its output carries no gradient (argmax, floor, ...);
 - ``like-creation``: a creation function that reaches gradarray through ``like=`` (zeros, arange...);
@@ -22,10 +22,15 @@ was covered becomes unsupported, and when the baseline is stale (regenerate it w
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections import Counter
 
 import numpy as np
+
+import gradarray  # noqa: F401  (registers every rule)
+from ._creation import LIKE_CREATION
+from ._tables import IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES
 
 STATUSES = ("rule", "composite", "non-differentiable", "like-creation", "unsupported")
 NAMESPACES = ("numpy", "numpy.linalg", "numpy.fft")
@@ -47,9 +52,6 @@ def public_functions(namespace="numpy"):
     when the namespace exports it, otherwise under the first alias in alphabetical order.
     Creation functions reached through ``like=`` are included for the top level.
     """
-    import importlib
-
-    from ._creation import LIKE_CREATION
     module = importlib.import_module(namespace)
     names = {}                                  # id(obj) -> (obj, [names])
     for name in sorted(dir(module)):
@@ -76,9 +78,6 @@ def _in(obj, collection):
 
 def status_of(func):
     """The status (one of STATUSES) of one NumPy callable."""
-    import gradarray  # noqa: F401  (registers every rule)
-    from ._core import IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES
-    from ._creation import LIKE_CREATION
     if _in(func, RULES):
         return "rule"
     if _in(func, IMPLEMENTATIONS):

@@ -5,9 +5,11 @@ with NumPy calls. Arguments may be arrays of any backend, Python scalars, or nes
 tuples/lists/dicts of them; results come back as the same kind of array the input was (NumPy in,
 NumPy out; CuPy in, CuPy out).
 
-Nesting works: when an argument is already a tracked GradArray (``hessian`` = ``jacobian`` of
-``grad``), the inner derivative is recorded (``create_graph``) and returned as GradArrays so the
-outer transformation can differentiate it again.
+Nesting works: when the function touches a value that something outside this call differentiates
+(an argument that is already a tracked GradArray, as in ``hessian`` = ``jacobian`` of ``grad``; or a
+tracked array reached through a closure or a non-differentiated argument), the inner derivative is
+recorded (``create_graph``) and returned as GradArrays so the outer transformation can differentiate
+it again. Results that do not depend on such values come back as plain arrays.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ import numbers
 
 import numpy as np
 
-from ._core import GradArray, _make, backward, _dtype_can_require_grad
+from ._array import GradArray, _dtype_can_require_grad, _make
+from ._modes import is_grad_enabled
+from ._tape import _seed_for, backward
 from ._registry import Primitive, defvjp
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "grad_of"]
@@ -91,12 +95,18 @@ class _Input:
         self.value = _make(raw, requires_grad=True)
         self.key = id(self.value)
 
-    def finish(self, g):
-        """The gradient in the caller's kind (zeros when the output did not depend on this input)."""
+    def finish(self, g, recorded=False):
+        """The gradient in the caller's kind (zeros when the output did not depend on this input).
+
+        ``recorded``: the derivative was recorded for an outer differentiation; a gradient that
+        depends on tracked values then stays a tracked GradArray whatever kind the input was.
+        """
         if g is None:
             g = np.zeros_like(self.value._data)
         if self.nested:
             return g if type(g) is GradArray else _make(g)
+        if recorded and type(g) is GradArray and g._requires_grad:
+            return g
         raw = g._data if type(g) is GradArray else g
         if self.kind == "gradarray":
             return _make(raw)
@@ -127,6 +137,62 @@ def _prepare(args, argnums):
     return args, per_arg, single
 
 
+def _records_for_outer(inputs, outputs):
+    """Must this transformation record its derivative (``create_graph``) for an outer one?
+
+    Yes when an input is itself tracked, or when the outputs' graph reaches a tracked value that is
+    not one of this transformation's inputs: a closure over an outer ``grad``'s argument
+    (``lambda y: x * y``), or a tracked non-differentiated argument. Like JAX's levels, this looks
+    at every value the function touched, not only at the differentiated arguments.
+    """
+    if any(i.nested for i in inputs):
+        return True
+    if not is_grad_enabled():
+        return False
+    own = {id(i.value) for i in inputs}
+    stack, seen = [], set()
+    for o in outputs:
+        if type(o) is not GradArray or not o._requires_grad:
+            continue
+        if o._node is None:
+            if id(o) not in own:
+                return True
+        else:
+            stack.append(o._node)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for edge in node.edges:
+            target = edge[1]
+            if type(target) is GradArray:
+                if target._requires_grad and id(target) not in own:
+                    return True
+            elif target not in seen:
+                stack.append(target)
+    return False
+
+
+def _retire(inputs):
+    """This transformation's own leaves are constants to everyone else once its graph is recorded:
+    stop them requiring grad, so that an outer transformation walking a graph that reaches them
+    (through a recorded derivative or a pullback) does not take them for values it must track.
+    Gradients into them are still captured (by identity) when a pullback runs later."""
+    for i in inputs:
+        if not i.nested:
+            i.value._requires_grad = False
+
+
+def _finish_all(per_arg, raw_grads, recorded):
+    """Per-argument gradients, rebuilt into the structure each differentiated argument had."""
+    grads, k = [], 0
+    for inputs, rebuild in per_arg:
+        grads.append(rebuild([i.finish(g, recorded) for i, g in zip(inputs, raw_grads[k:k + len(inputs)])]))
+        k += len(inputs)
+    return grads
+
+
 def grad_of(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False):
     """Gradients of ``outputs`` with respect to ``inputs`` (GradArrays), without touching ``.grad``.
 
@@ -137,7 +203,6 @@ def grad_of(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=
         grad_outputs = [None] * len(outputs)
     elif type(grad_outputs) is GradArray or not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
-    from ._core import _seed_for
     seeds = []
     for out, g in zip(outputs, grad_outputs):
         seed = _seed_for(out, g)
@@ -148,7 +213,10 @@ def grad_of(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=
         seeds.append(seed)
     keys = [id(x) if x._node is None else (x._node, x._out_index) for x in inputs]
     capture = dict.fromkeys(keys)
-    live = [(o, s) for o, s in zip(outputs, seeds) if o.requires_grad]
+    # an output that is one of the inputs (f returned its argument) counts even once that input
+    # stopped requiring grad (_retire)
+    live = [(o, s) for o, s in zip(outputs, seeds)
+            if o._requires_grad or (o._node is None and id(o) in capture)]
     if live:
         backward([o for o, _ in live], [s for _, s in live], retain_graph=retain_graph,
                  create_graph=create_graph, capture=capture)
@@ -165,7 +233,6 @@ def _output_check(out, name):
 
 def _differentiate(f, argnums, has_aux, args, kwargs, name):
     new_args, per_arg, single = _prepare(args, argnums)
-    nested = any(i.nested for inputs, _ in per_arg for i in inputs)
     out = f(*new_args, **kwargs)
     aux = None
     if has_aux:
@@ -176,12 +243,16 @@ def _differentiate(f, argnums, has_aux, args, kwargs, name):
     if out.size != 1:
         raise TypeError(f"{name} needs a function with a scalar output; this one returned shape "
                         f"{out.shape}. Use ga.jacobian for vector outputs, or reduce the output.")
+    if out.dtype.kind == "c":
+        raise TypeError(
+            f"{name} needs a real scalar output; this function returned a complex value ({out.dtype}), "
+            "whose gradient is not defined as one array. Differentiate np.real(f), np.imag(f) or "
+            "np.abs(f) ** 2 explicitly, or use ga.jacobian / ga.vjp with a complex cotangent.")
     flat_inputs = [i for inputs, _ in per_arg for i in inputs]
+    nested = _records_for_outer(flat_inputs, [out])
     raw_grads = grad_of(out, [i.value for i in flat_inputs], create_graph=nested)
-    grads, k = [], 0
-    for inputs, rebuild in per_arg:
-        grads.append(rebuild([i.finish(g) for i, g in zip(inputs, raw_grads[k:k + len(inputs)])]))
-        k += len(inputs)
+    _retire(flat_inputs)
+    grads = _finish_all(per_arg, raw_grads, nested)
     grads = grads[0] if single else tuple(grads)
     value = out if nested else _plain_value(out)
     if has_aux and not nested:
@@ -220,7 +291,6 @@ def value_and_grad(f, argnums=0, has_aux=False):
 def vjp(f, *primals, has_aux=False):
     """``out, vjp_fn = vjp(f, *primals)``; ``vjp_fn(cotangent)`` returns one gradient per primal."""
     new_args, per_arg, _ = _prepare(primals, tuple(range(len(primals))))
-    nested = any(i.nested for inputs, _ in per_arg for i in inputs)
     out = f(*new_args)
     aux = None
     if has_aux:
@@ -229,20 +299,21 @@ def vjp(f, *primals, has_aux=False):
     for o in out_leaves:
         _output_check(o, "vjp")
     flat_inputs = [i for inputs, _ in per_arg for i in inputs]
+    nested = _records_for_outer(flat_inputs, out_leaves)
+    _retire(flat_inputs)
 
     def vjp_fn(cotangent):
         cots, _ = _flatten(cotangent)
         if len(cots) != len(out_leaves):
             raise ValueError(f"vjp_fn expected {len(out_leaves)} cotangent arrays, got {len(cots)}")
-        cots = [c if type(c) is GradArray or not nested else _make(c) for c in cots]
+        for c, o in zip(cots, out_leaves):
+            _check_like(c, o, "vjp_fn: the cotangent", "the output")
+        # a tracked cotangent (Gauss-Newton products, vjp of vjp) makes the pullback recorded too
+        recorded = nested or any(type(c) is GradArray and c._requires_grad for c in cots)
+        cots = [c if type(c) is GradArray or not recorded else _make(c) for c in cots]
         raw_grads = grad_of(out_leaves, [i.value for i in flat_inputs], cots, retain_graph=True,
-                            create_graph=nested or any(type(c) is GradArray and c.requires_grad
-                                                       for c in cots))
-        grads, k = [], 0
-        for inputs, rebuild in per_arg:
-            grads.append(rebuild([i.finish(g) for i, g in zip(inputs, raw_grads[k:k + len(inputs)])]))
-            k += len(inputs)
-        return tuple(grads)
+                            create_graph=recorded)
+        return tuple(_finish_all(per_arg, raw_grads, recorded))
 
     value = out if nested else out_rebuild([_plain_value(o) if o.ndim == 0 else o._data for o in out_leaves])
     if has_aux:
@@ -258,41 +329,78 @@ def jvp(f, primals, tangents):
     """
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
-        raise ValueError("jvp needs one tangent per primal")
+        raise ValueError(f"jvp needs one tangent per primal: got {len(primals)} primals and "
+                         f"{len(tangents)} tangents")
     new_args, per_arg, _ = _prepare(primals, tuple(range(len(primals))))
-    out = f(*new_args)
-    _output_check(out, "jvp")
     flat_inputs = [i for inputs, _ in per_arg for i in inputs]
     flat_tangents = [t for tan in tangents for t in _flatten(tan)[0]]
+    if len(flat_tangents) != len(flat_inputs):
+        raise ValueError(f"jvp: the tangents hold {len(flat_tangents)} arrays but the primals hold "
+                         f"{len(flat_inputs)}; give each primal array a tangent of the same structure")
+    for n, (i, t) in enumerate(zip(flat_inputs, flat_tangents)):
+        _check_like(t, i.value, f"jvp: tangent {n}", f"primal {n}", python_scalar_ok=i.kind == "python")
+    out = f(*new_args)
+    _output_check(out, "jvp")
+    nested = _records_for_outer(flat_inputs, [out]) or any(
+        type(t) is GradArray and t._requires_grad for t in flat_tangents)
     u = _make(np.zeros_like(out._data), requires_grad=True)
     vjps = grad_of(out, [i.value for i in flat_inputs], u, retain_graph=True, create_graph=True)
     total = None
     for g, t in zip(vjps, flat_tangents):
         if g is None:
             continue
-        t_raw = t._data if type(t) is GradArray else t
-        term = np.sum(np.real(np.conj(g) * t_raw)) if g.dtype.kind == "c" else np.sum(g * t_raw)
+        if not nested and type(t) is GradArray:
+            t = t._data
+        term = np.sum(np.real(np.conj(g) * t)) if g.dtype.kind == "c" else np.sum(g * t)
         total = term if total is None else total + term
-    if total is None or not total.requires_grad:
+    tangent_out = None
+    if total is not None and total.requires_grad:
+        # d<vjp(u), t>/du = J t; recorded again when an outer transformation differentiates us
+        (tangent_out,) = grad_of(total, [u], create_graph=nested)
+    _retire(flat_inputs)
+    u._requires_grad = False
+    if tangent_out is None:
         tangent_out = np.zeros_like(out._data)
-    else:
-        (tangent_out,) = grad_of(total, [u])
-        tangent_out = np.zeros_like(out._data) if tangent_out is None else tangent_out
-        tangent_out = tangent_out._data if type(tangent_out) is GradArray else tangent_out
+    if nested:
+        return out, tangent_out if type(tangent_out) is GradArray else _make(tangent_out)
+    tangent_out = tangent_out._data if type(tangent_out) is GradArray else tangent_out
     return _plain_value(out) if out.ndim == 0 else out._data, tangent_out
+
+
+def _check_like(value, reference, what, reference_name, python_scalar_ok=True):
+    """A tangent or cotangent must have its primal's (output's) shape and dtype: broadcasting or
+    casting it silently would give a product with a different vector than the caller meant."""
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        if python_scalar_ok and reference.ndim == 0:
+            return
+        shape, dtype = (), np.result_type(value)
+    else:
+        shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+        if shape is None or dtype is None:
+            value = np.asarray(value)
+            shape, dtype = value.shape, value.dtype
+    if tuple(shape) != tuple(reference.shape):
+        raise ValueError(f"{what} has shape {tuple(shape)} but {reference_name} has shape "
+                         f"{tuple(reference.shape)}; they must match (no broadcasting)")
+    if dtype.kind == "c" and reference.dtype.kind != "c":
+        raise TypeError(f"{what} is complex ({dtype}) but {reference_name} is real "
+                        f"({reference.dtype}); pass a real array")
+    if dtype.kind not in "fc" or (dtype != reference.dtype and not python_scalar_ok):
+        raise TypeError(f"{what} has dtype {dtype} but {reference_name} has dtype "
+                        f"{reference.dtype}; pass .astype({reference.dtype})")
 
 
 def jacobian(f, argnums=0, has_aux=False):
     """``jacobian(f)(*args)``: array of shape ``out.shape + arg.shape`` (reverse mode, row by row)."""
     def jac_f(*args, **kwargs):
         new_args, per_arg, single = _prepare(args, argnums)
-        nested = any(i.nested for inputs, _ in per_arg for i in inputs)
         out = f(*new_args, **kwargs)
         aux = None
         if has_aux:
             out, aux = out
         _output_check(out, "jacobian")
         flat_inputs = [i for inputs, _ in per_arg for i in inputs]
+        nested = _records_for_outer(flat_inputs, [out])
         rows = [[] for _ in flat_inputs]
         eye = np.eye(out.size, dtype=out.dtype, like=out._data) if out.size else None
         for k in range(out.size):
@@ -300,7 +408,8 @@ def jacobian(f, argnums=0, has_aux=False):
             gs = grad_of(out, [i.value for i in flat_inputs], _make(seed) if nested else seed,
                          retain_graph=True, create_graph=nested)
             for r, i, g in zip(rows, flat_inputs, gs):
-                r.append(i.finish(g))
+                r.append(i.finish(g, nested))
+        _retire(flat_inputs)
         results = []
         for r, i in zip(rows, flat_inputs):
             shape = out.shape + i.value.shape

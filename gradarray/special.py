@@ -31,7 +31,7 @@ import numpy as np
 import scipy.special as sc
 
 from . import _backend
-from ._core import GradArray
+from ._array import GradArray
 from ._registry import Primitive, conj, defvjp, implements_on_devices
 
 __all__ = ["polygamma", "zeta"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend
-from ._core import GradArray, _make
+from ._array import GradArray, _make
 from .functional import _flatten, vjp
 
 __all__ = ["gradcheck", "gradgradcheck", "numerical_vjp"]

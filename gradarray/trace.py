@@ -28,32 +28,41 @@ Inside ``with ga.trace_numpy():`` (or on a function decorated with ``@ga.trace_n
 
 Limits, honestly:
 
-- The replacement is **process-wide**: every thread, and every library that looks ``np.zeros`` up
-  on the ``numpy`` module at call time while the mode is active, gets the wrappers (NumPy's own
-  functions mostly import from ``numpy._core`` directly and are unaffected; ``numpy.polynomial``
-  does use ``np.array``/``np.empty`` and so works on GradArrays in the mode). Do not enter the mode
-  in one thread while another thread runs NumPy code that must get plain arrays.
-- Names bound before the mode starts (``from numpy import zeros``) are not replaced.
+- The mode belongs to the thread (and ``contextvars`` context) that entered it: other threads get
+  NumPy's own behaviour, also while the wrappers are installed. Python code running in the mode's
+  context that looks ``np.zeros`` up on the ``numpy`` module at call time gets the wrappers
+  (NumPy's own functions mostly import from ``numpy._core`` directly and are unaffected;
+  ``numpy.polynomial`` does use ``np.array``/``np.empty`` and so works on GradArrays in the mode).
+- Compiled modules (``numpy.random``'s generators, SciPy's extensions) never get the wrappers: while
+  the mode is active, their global ``np`` is a view of NumPy with the original functions, so
+  ``np.random.randn`` and ``default_rng(0).normal(...)`` work and return plain arrays (random draws
+  are constants for the tape).
+- Names bound before the mode starts (``from numpy import zeros``) are not replaced. A name bound
+  while it is active (a module first imported inside a traced function) keeps a wrapper, which
+  behaves exactly like the NumPy function outside the mode.
 - ``float(x)``, ``x.item()``, ``math.*`` on tracked values, and methods of plain ndarrays called
   with GradArrays (``a.dot(x)``) still cut the tape.
 - Allocations go to the CPU unless ``trace_numpy(device="cuda")`` names another device.
 - Calls made by gradarray itself (its rules allocate raw arrays with ``np.zeros_like`` & co.) and
   calls made while recording is off (``ga.no_grad()``, a backward pass) get NumPy's own behaviour.
 
-Outside the mode nothing is installed: it costs nothing when not used. Modes nest (a depth
-counter); the original functions are restored exactly on exit of the outermost one, also when an
+Outside the mode nothing is installed: it costs nothing when not used. Modes nest; the original
+functions are restored exactly when the last active mode (in any thread) exits, also when an
 exception is raised.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import sys
 import threading
+import types
 
 import numpy as np
 
 from . import _backend
-from ._core import GradArray, _make, is_grad_enabled
+from ._modes import is_grad_enabled
+from ._array import GradArray, _make
 from ._creation import _contains_gradarray, _is_backend_array, asarray as _ga_asarray
 from ._registry import implements
 
@@ -73,22 +82,25 @@ _orig_empty = np.empty
 
 _lock = threading.RLock()
 _local = threading.local()
-_installed: dict = {}          # name -> the original numpy function, while the mode is active
-_devices: list = []            # one entry per active (nested) mode: where allocations go
+# where allocations go, one entry per active (nested) mode of this thread/context
+_devices = contextvars.ContextVar("gradarray_trace_numpy_devices", default=())
+_installs = [0]                 # active modes in all threads; wrappers are installed while > 0
+_swapped_np: list = []          # (compiled module, its global name bound to numpy) while installed
 
 
 def is_tracing() -> bool:
-    """True while a ``trace_numpy`` mode is active (in any thread: the mode is process-wide)."""
-    return bool(_devices)
+    """True while a ``trace_numpy`` mode is active in this thread (and context)."""
+    return bool(_devices.get())
 
 
 def _orig(name):
-    return _installed[name]
+    return _ORIGINALS[name]
 
 
 def _place(raw):
     """Wrap a freshly allocated host array, moved to the device of the innermost mode."""
-    device = _devices[-1] if _devices else None
+    devices = _devices.get()
+    device = devices[-1] if devices else None
     if device is not None and device != _backend.CPU:
         _local.moving = True          # the backend's own np.array calls must get plain arrays
         try:
@@ -99,12 +111,27 @@ def _place(raw):
 
 
 # ----------------------------------------------------------------------------------- allocations
+# gradarray modules that run NumPy's Python code *in* the mode on purpose (numpy.polynomial's
+# wrappers, the decorator form of the mode): their calls are the user's
+_TRACED_CALLERS = frozenset({"gradarray.polynomial", "gradarray.trace"})
+
+
 def _plain_call(depth=2):
-    """True when a wrapper must behave exactly like NumPy: nothing is being recorded, or the call
-    comes from gradarray itself (VJPs and the engine allocate raw arrays with np.zeros_like & co)."""
-    if not is_grad_enabled() or getattr(_local, "moving", False):
+    """True when a wrapper must behave exactly like NumPy: the mode is not active in this context,
+    nothing is being recorded, or the call comes from gradarray itself (VJPs and the engine allocate
+    raw arrays with np.zeros_like & co), directly or through NumPy's own Python code (``np.pad`` on
+    raw data inside a rule calls ``np.asarray`` and ``np.empty``)."""
+    if not _devices.get() or not is_grad_enabled() or getattr(_local, "moving", False):
         return True
-    return sys._getframe(depth).f_globals.get("__name__", "").startswith("gradarray.")
+    frame = sys._getframe(depth)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("gradarray.") and module not in _TRACED_CALLERS:
+            return True
+        if not module.startswith("numpy."):
+            return False            # user code (possibly through numpy.polynomial & co.)
+        frame = frame.f_back
+    return False
 
 
 def _allocation(name):
@@ -200,23 +227,67 @@ _WRAPPERS = {
 }
 
 
+# the functions the wrappers replace, captured once: a wrapper bound somewhere while the mode was
+# active keeps working (as the original) after it ends
+_ORIGINALS = {name: getattr(np, name) for name in _WRAPPERS}
+
+
+class _PlainNumpy(types.ModuleType):
+    """What compiled modules see as ``np`` while the mode is installed: NumPy with its original
+    creation functions (Cython code such as numpy.random's casts their results to ndarray)."""
+
+    def __getattr__(self, name):
+        original = _ORIGINALS.get(name)
+        return original if original is not None else getattr(np, name)
+
+
+_PLAIN_NUMPY = _PlainNumpy("numpy")
+
+
+def _compiled_modules_using_numpy():
+    """(module, global name) for every loaded extension module with a global bound to numpy."""
+    found = []
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None) or ""
+        if not path.endswith((".so", ".pyd")):
+            continue
+        for name, value in list(vars(module).items()):
+            if value is np:
+                found.append((module, name))
+    return found
+
+
 # ----------------------------------------------------------------------------------- the mode
+def _install():
+    for name, wrapper in _WRAPPERS.items():
+        setattr(np, name, wrapper)
+    _swapped_np[:] = _compiled_modules_using_numpy()
+    for module, name in _swapped_np:
+        setattr(module, name, _PLAIN_NUMPY)
+
+
+def _uninstall():
+    for name, original in _ORIGINALS.items():
+        setattr(np, name, original)
+    for module, name in _swapped_np:
+        setattr(module, name, np)
+    _swapped_np.clear()
+
+
 def _enter(device):
     with _lock:
-        if not _devices:
-            for name, wrapper in _WRAPPERS.items():
-                _installed[name] = getattr(np, name)
-                setattr(np, name, wrapper)
-        _devices.append(device)
+        if _installs[0] == 0:
+            _install()
+        _installs[0] += 1
+    return _devices.set(_devices.get() + (device,))
 
 
-def _exit():
+def _exit(token):
+    _devices.reset(token)
     with _lock:
-        _devices.pop()
-        if not _devices:
-            for name, original in _installed.items():
-                setattr(np, name, original)
-            _installed.clear()
+        _installs[0] -= 1
+        if _installs[0] == 0:
+            _uninstall()
 
 
 class _TraceNumpy:
@@ -224,13 +295,14 @@ class _TraceNumpy:
 
     def __init__(self, device=None):
         self.device = _backend.parse_device(device)
+        self._tokens = []
 
     def __enter__(self):
-        _enter(self.device)
+        self._tokens.append(_enter(self.device))
         return self
 
     def __exit__(self, *exc):
-        _exit()
+        _exit(self._tokens.pop())
         return False
 
     def __call__(self, func):

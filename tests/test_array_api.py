@@ -9,7 +9,7 @@ import pytest
 
 import gradarray as ga
 import gradarray.array_api as xp
-from gradarray._core import IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES
+from gradarray._tables import IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES
 from gradarray.testing import gradcheck
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,4 +1,4 @@
-"""The engine (gradarray/_core.py, _registry.py, _creation.py): tape, backward, grad mode, version
+"""The engine (gradarray/_tape.py, _dispatch.py, _array.py, _registry.py, _creation.py): tape, backward, grad mode, version
 counters, dispatch errors, rule registration, and the GradArray object itself.
 
 Only the most basic rules (add, multiply, sin, exp, sum, ...) are used, so that these tests do not
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import gradarray as ga
-from gradarray._core import IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES
+from gradarray._tables import IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES
 from gradarray.testing import gradcheck, gradgradcheck
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import gradarray as ga
 from gradarray import coverage
-from gradarray._core import RULES
+from gradarray._tables import RULES
 
 BASELINE = os.path.join(os.path.dirname(__file__), "coverage_baseline.txt")
 REGENERATE = "python -m gradarray.coverage --write-baseline tests/coverage_baseline.txt"

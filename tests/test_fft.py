@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gradarray as ga
-from gradarray._core import IMPLEMENTATIONS
+from gradarray._tables import IMPLEMENTATIONS
 from gradarray._registry import rule_for
 from gradarray.testing import gradcheck, gradgradcheck
 

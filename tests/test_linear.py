@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gradarray as ga
-from gradarray._core import RULES
+from gradarray._tables import RULES
 from gradarray.testing import gradcheck, gradgradcheck
 
 

@@ -9,7 +9,7 @@ from numpy.polynomial import polynomial as P
 
 import gradarray as ga
 import gradarray.polynomial as gp
-from gradarray._core import IMPLEMENTATIONS, RULES
+from gradarray._tables import IMPLEMENTATIONS, RULES
 from gradarray.testing import gradcheck, gradgradcheck
 from gradarray.trace import trace_numpy
 

@@ -309,7 +309,7 @@ def test_nanquantile_with_nans(backend):
 def test_nanquantile_composite_matches_numpy(backend, method):
     """The sort-based nanquantile used where the backend has none (CuPy) gives NumPy's values for
     every method, with NaNs in some slices and an all-NaN slice, and exact gradients."""
-    from gradarray.overrides.reductions import _nan_quantile_composite
+    from gradarray.overrides.statistics import _nan_quantile_composite
     x = np.round(R.standard_normal((4, 5)), 1)          # rounding makes ties
     x[0, 1] = x[2, 3] = x[2, 0] = np.nan
     x[3] = np.nan

@@ -9,7 +9,7 @@ sc = pytest.importorskip("scipy.special")
 import gradarray as ga  # noqa: E402
 from gradarray import _backend  # noqa: E402
 import gradarray.special as gs  # noqa: E402
-from gradarray._core import RULES  # noqa: E402
+from gradarray._tables import RULES  # noqa: E402
 from gradarray.testing import gradcheck, gradgradcheck  # noqa: E402
 
 R = np.array([-1.3, -0.4, 0.2, 0.9, 2.1])          # generic real points (no 0: kinks of |x|)

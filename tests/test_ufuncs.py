@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradarray as ga
-from gradarray._core import NONDIFFERENTIABLE, RULES
+from gradarray._tables import NONDIFFERENTIABLE, RULES
 from gradarray.testing import gradcheck, gradgradcheck
 
 # ------------------------------------------------------------------------------------ domains

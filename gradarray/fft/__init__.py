@@ -19,7 +19,8 @@ import inspect
 
 import numpy as np
 
-from .._core import GradArray, _make
+from .._array import GradArray, _make
+from .._creation import arange, asarray
 from . import _rules  # noqa: F401  (registers the rules on np.fft.*)
 from ._rules import nd_args, swap_norm
 
@@ -31,7 +32,6 @@ __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rf
 def _as_gradarray(x):
     if type(x) is GradArray:
         return x
-    from .._creation import asarray
     return asarray(x)
 
 
@@ -104,7 +104,6 @@ def ihfft2(x, s=None, axes=(-2, -1), norm=None, out=None):
 
 # ------------------------------------------------------------------------------ frequencies
 def _indices(n, device):
-    from .._creation import arange
     return arange(n, device=device)._data
 
 

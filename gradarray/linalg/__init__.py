@@ -2,9 +2,9 @@
 
 ``np.linalg.f(x)`` on GradArrays and ``gradarray.linalg.f(x)`` share one rule: the functions here
 wrap plain (NumPy, CuPy, ...) arrays as untracked GradArrays and call ``np.linalg.f``, so they
-always return GradArrays. The rules live in ``_rules.py`` (numpy.linalg) and ``_extras.py``
-(solve_triangular, lu_factor, lu_solve, lu, matrix_exp, cholesky_ex, inv_ex, solve_ex, vander,
-householder_product, ldl_factor, ldl_solve).
+always return GradArrays. The rules live in ``_rules.py`` and ``_decompositions.py`` (numpy.linalg)
+and ``_extras.py`` (solve_triangular, lu_factor, lu_solve, lu, matrix_exp, cholesky_ex, inv_ex,
+solve_ex, vander, householder_product, ldl_factor, ldl_solve).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from . import _rules  # noqa: F401  (registers the numpy.linalg rules)
+from . import _rules, _decompositions  # noqa: F401  (register the numpy.linalg rules)
 from ._extras import (cholesky_ex, householder_product, inv_ex, ldl_factor, ldl_solve, lu,
                       lu_factor, lu_solve, matrix_exp, solve_ex, solve_triangular, vander)
 from ._ops import wrap as _wrap

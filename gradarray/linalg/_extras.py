@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import GradArray, _make
+from .._array import GradArray, _make
 from .._registry import Primitive, conj, defvjp
 from ._ops import eye_like, mH, mT, matmul, tril, triu, value, wrap
-from ._rules import LinAlgError, _take_last
+from ._decompositions import _take_last
+from ._rules import LinAlgError
 
 __all__ = ["solve_triangular", "lu_factor", "lu_solve", "lu", "matrix_exp", "cholesky_ex",
            "inv_ex", "solve_ex", "vander", "householder_product", "ldl_factor", "ldl_solve"]

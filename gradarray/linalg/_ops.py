@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import GradArray, _make
+from .._array import GradArray, _make
+from .._creation import asarray
 from .._registry import Primitive, conj, defvjp
 
 __all__ = ["value", "matmul", "mT", "mH", "permute", "eye_like", "tril", "triu", "diag_part",
@@ -31,7 +32,6 @@ def wrap(x):
         return x
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         return _make(x)
-    from .._creation import asarray
     return asarray(x)
 
 

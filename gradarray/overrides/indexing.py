@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import (GradArray, Node, Rule, _as_raw_result, _check_devices, _make,
-                     _may_share_memory, _state, note_write)
+from .._array import GradArray, _as_raw_result, _make
 from .._backend import _backend_of_raw, is_host_array
+from .._dispatch import _check_devices, _may_share_memory
+from .._modes import _state
 from .._registry import Primitive, defvjp
+from .._tables import Rule, ShapeDtype, bind_upper
+from .._tape import Node, note_write
 
 __all__ = ["getitem", "setitem", "take_index", "scatter_index", "raw_index", "set_view_of", "add_at"]
 
@@ -183,7 +186,6 @@ def _record_write(x, index, value):
     if v_tracked:
         edges.append((2, value if value._node is None else value._node, value._out_index,
                       value._data.shape, value._data.dtype))
-    from .._core import ShapeDtype
     args = (ShapeDtype(x._data.shape, x._data.dtype), index,
             ShapeDtype(value._data.shape, value._data.dtype) if type(value) is GradArray else None)
     node = Node(_SETITEM, tuple(edges), args, None, None, [], 1, None)
@@ -231,3 +233,6 @@ def setitem(x, index, value):
         base, base_index, inverse = x._view_of
         _record_write(base, base_index, x if inverse is None else inverse(x))
         x = base
+
+
+bind_upper(getitem=getitem, setitem=setitem)

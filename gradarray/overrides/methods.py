@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import GradArray
+from .._array import GradArray
+from .shape import astype_primitive
 
 
 def _method(func):
@@ -57,7 +58,6 @@ def view(self, dtype=None, *args):
 
 
 def _astype(x, dtype, copy):
-    from .shape import astype_primitive
     if dtype == x.dtype and not copy:
         return x
     return astype_primitive(x, dtype)

@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend import is_host_array
-from .._core import GradArray, apply_untracked, wrap_untracked
+from .._array import GradArray, wrap_untracked
+from .._dispatch import apply_untracked
 from .._registry import implements, nondifferentiable
 from .indexing import take_index
 from .reductions import _tracked

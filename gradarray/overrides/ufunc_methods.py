@@ -12,9 +12,14 @@ import operator
 
 import numpy as np
 
-from .._backend import is_host_array
-from .._core import RULES, GradArray, apply_ufunc, wrap_untracked, note_write
-from .indexing import setitem
+from .._array import GradArray, wrap_untracked
+from .._backend import is_host_array, to_host
+from .._dispatch import _missing_rule, apply_ufunc
+from .._modes import _state
+from .._registry import Primitive, defvjp, implements_ufunc_method
+from .._tables import IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES, bind_upper
+from .._tape import note_write
+from .indexing import add_at, raw_index, scatter_index, setitem
 
 _FORWARD_ONLY = ("dtype", "casting", "order", "subok")
 
@@ -165,10 +170,6 @@ def function_with_out(func, args, kwargs):
 # recorded calls (a sequential fold of the binary ufunc over the axis). Non-differentiable ufuncs
 # (logical_or.reduce, bitwise_or.accumulate, ...) and untracked inputs compute untracked.
 # ==================================================================================================
-from .._core import (IMPLEMENTATIONS, NONDIFFERENTIABLE, _missing_rule, _state,  # noqa: E402
-                     )
-from .._registry import Primitive, defvjp, implements_ufunc_method  # noqa: E402
-from .indexing import add_at, raw_index, scatter_index  # noqa: E402
 
 _NOT_GIVEN = object()
 
@@ -514,7 +515,6 @@ def ufunc_reduceat(ufunc, array, indices, axis=0, dtype=None, out=None):
     out = _normalise_out(out)
     if dtype is not None:
         array = array.astype(dtype)
-    from .._backend import to_host
     raw = array._data
     axis = axis % array.ndim
     n = array.shape[axis]
@@ -542,3 +542,6 @@ def ufunc_reduceat(ufunc, array, indices, axis=0, dtype=None, out=None):
             result[_axis_index(array.ndim, axis, k)] = ufunc_reduce(
                 ufunc, array[_axis_index(array.ndim, axis, slice(s, e))], axis=axis)
     return _finish(result, out)
+
+
+bind_upper(ufunc_with_kwargs=ufunc_call_with_kwargs, function_with_out=function_with_out)
