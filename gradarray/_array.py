@@ -242,7 +242,9 @@ class GradArray(NDArrayOperatorsMixin):
             message = ("a GradArray that requires grad was converted to a plain numpy array "
                        "(np.asarray/np.array or a C extension); the gradient cannot flow through the "
                        "result. Use .detach() or .numpy() to make the cut explicit, or keep the value "
-                       "a GradArray.")
+                       "a GradArray. A list of GradArrays handed to a NumPy function with no other "
+                       "GradArray argument is converted by NumPy itself (it never dispatches): "
+                       "stack it first, np.stack([...]) or ga.asarray([...]).")
             if _strict[0]:
                 raise RuntimeError(message)
             warnings.warn(message, GradientLostWarning, stacklevel=2)

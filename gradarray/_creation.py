@@ -232,4 +232,4 @@ def _rebuild(host, device, requires_grad):
 
 
 bind_upper(to_device=to_device, rebuild=_rebuild, create_like=create_like,
-           like_creation=frozenset(LIKE_CREATION))
+           like_creation=frozenset(LIKE_CREATION), asarray=asarray)

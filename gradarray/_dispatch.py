@@ -195,6 +195,7 @@ def _ufunc_other_call(ufunc, method, inputs, kwargs):
     """Ufunc calls off the hot path: keywords, more than two inputs, ufunc methods."""
     if _has_foreign_operand(inputs):
         return NotImplemented
+    inputs, _ = _lift_lists(inputs, {})
     if method == "__call__":
         if kwargs:
             return _ufunc_with_kwargs(ufunc, inputs, kwargs)
@@ -246,6 +247,7 @@ def _has_foreign_operand(values):
 def _apply_ufunc_general(ufunc, inputs, kwargs):
     if _has_foreign_operand(inputs):
         return NotImplemented     # e.g. xarray.DataArray: it wraps the GradArray instead
+    inputs, _ = _lift_lists(inputs, {})       # np.add([a, b], c): the list is one stacked operand
     datas = []
     tracked = False
     host = True
@@ -511,11 +513,47 @@ def _func_name(func):
     return f"{module}.{name}" if module else name
 
 
+# NumPy functions whose list arguments are sequences of separate arrays (``np.concatenate([a, b])``),
+# not one array-like: their rules take the list element by element. Every other function gets a
+# list holding GradArrays as one differentiable stacked array (``np.append([a, b], c)``).
+_SEQUENCE_ARGUMENT_FUNCTIONS = frozenset(f for f in (
+    np.concatenate, getattr(np, "concat", None), np.stack, np.vstack, np.hstack, np.dstack,
+    np.column_stack, getattr(np, "row_stack", None), np.block, np.choose, np.select, np.piecewise,
+    np.lexsort, np.histogramdd, np.linalg.multi_dot, np.einsum, np.einsum_path, np.broadcast_arrays,
+    np.meshgrid, np.ix_, np.result_type) if f is not None)
+
+
+def _lift_lists(args, kwargs):
+    """Arguments with every list/tuple that holds GradArrays replaced by one stacked GradArray
+    (the same objects back when there is none: the common case costs a type check per argument)."""
+    lifted = None
+    for i, a in enumerate(args):
+        if (type(a) is list or type(a) is tuple) and _holds_gradarray(a):
+            if lifted is None:
+                lifted = list(args)
+            lifted[i] = upper.asarray(a)
+    if lifted is not None:
+        args = tuple(lifted)
+    for name, v in kwargs.items():
+        if (type(v) is list or type(v) is tuple) and _holds_gradarray(v):
+            kwargs = {k: upper.asarray(x) if k == name else x for k, x in kwargs.items()}
+    return args, kwargs
+
+
+def _holds_gradarray(seq):
+    for x in seq:
+        if type(x) is GradArray or ((type(x) is list or type(x) is tuple) and _holds_gradarray(x)):
+            return True
+    return False
+
+
 def _array_function(self, func, types, args, kwargs):
     """``GradArray.__array_function__``: implementation, else rule, else creation, else untracked."""
     for t in types:
         if t is not GradArray and _backend.is_foreign_array_type(t):
             return NotImplemented     # a type that wraps arrays (xarray, pandas) handles the call
+    if func not in _SEQUENCE_ARGUMENT_FUNCTIONS and func not in upper.like_creation:
+        args, kwargs = _lift_lists(args, kwargs)
     impl = IMPLEMENTATIONS.get(func)
     if impl is not None:
         return impl(*args, **kwargs)

@@ -108,13 +108,13 @@ class ShapeDtype:
 class _UpperLayers:
     """Late-bound entry points into modules that import the core (so the core cannot import them).
 
-    getitem/setitem: ``overrides.indexing``; to_device/rebuild/create_like/like_creation:
+    getitem/setitem: ``overrides.indexing``; to_device/rebuild/create_like/like_creation/asarray:
     ``_creation``; array_namespace: ``array_api``; ufunc_with_kwargs/function_with_out:
     ``overrides.ufunc_methods``.
     """
 
     __slots__ = ("getitem", "setitem", "to_device", "rebuild", "create_like", "like_creation",
-                 "array_namespace", "ufunc_with_kwargs", "function_with_out")
+                 "array_namespace", "ufunc_with_kwargs", "function_with_out", "asarray")
 
     def __init__(self):
         for name in self.__slots__:

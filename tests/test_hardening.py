@@ -407,3 +407,29 @@ def test_functions_that_return_their_argument_still_differentiate():
     np.testing.assert_allclose(ga.vjp(lambda x: x, x0)[1](np.array([3.0, 4.0]))[0], [3.0, 4.0])
     np.testing.assert_allclose(ga.jvp(np.atleast_1d, (x0,), (np.array([5.0, 6.0]),))[1], [5.0, 6.0])
     np.testing.assert_allclose(ga.jacobian(np.real_if_close)(x0), np.eye(2))
+
+
+# ------------------------------------------------------------------ lists of GradArrays
+LIST_CASES = {
+    "append": lambda a, b, c: np.append([a, b], c),
+    "add": lambda a, b, c: np.add([a, b], c),
+    "multiply_kw": lambda a, b, c: np.multiply([a, b], c, dtype=np.float64),
+    "where": lambda a, b, c: np.where(c > 0, [a, b], c),
+    "polyval": lambda a, b, c: np.polyval([a[0], b[1], 2.0], c),
+    "interp": lambda a, b, c: np.interp(c, [0.0, 1.0, 2.0], [a[0], b[0], np.float64(3.0)]),
+    "clip": lambda a, b, c: np.clip([a, b], c - 1.0, 5.0),
+    "percentile_list_q": lambda a, b, c: np.percentile(c * 3.0 + b, [a[0] * 10 + 20, 50.0]),
+    "concatenate_mixed": lambda a, b, c: np.concatenate([a, [1.0, 2.0], b * c]),
+    "stack_mixed": lambda a, b, c: np.stack([a, np.ones(2), b]) * c,
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIST_CASES))
+def test_lists_holding_gradarrays_keep_every_gradient(name):
+    build = LIST_CASES[name]
+    c = ga.asarray(np.array([0.5, 1.5]))                # a GradArray: the call dispatches
+    a0, b0 = np.array([0.3, -0.4]), np.array([1.1, 0.2])
+    loss = lambda a, b: np.sum(np.sin(build(a, b, c)))
+    assert gradcheck(loss, a0, b0)
+    ga_a, ga_b = ga.grad(loss, argnums=(0, 1))(a0, b0)
+    assert np.any(ga_a != 0) and np.any(ga_b != 0)
