@@ -27,12 +27,15 @@ class Rule:
     passed by keyword is routed to the right gradient.
     ``view``: the forward result may share memory with argument 0 (reshape, transpose, basic
     indexing): it then shares the version counter, so in-place writes are seen through the view.
+    ``modifies_g``: the (joint) VJP may write into the raw gradient it receives; the engine then
+    hands it a buffer of its own (a copy when it has none), never a gradient another node holds.
     """
 
-    __slots__ = ("vjps", "joint", "save_args", "save_ans", "params", "view", "name", "keep")
+    __slots__ = ("vjps", "joint", "save_args", "save_ans", "params", "view", "name", "keep",
+                 "modifies_g")
 
     def __init__(self, vjps=None, joint=None, save="args", params=None, view=False, name=None,
-                 needs=None):
+                 needs=None, modifies_g=False):
         if (vjps is None) == (joint is None):
             raise ValueError("a rule needs either per-argument vjps or one joint vjp")
         if save not in ("args", "ans", "both", "none"):
@@ -48,6 +51,7 @@ class Rule:
         # the tracked inputs of a call to the arguments worth saving: ``x * 3.0`` with only x
         # tracked saves 3.0, not x (less memory, and x may then be modified in place).
         self.keep = _keep_table(needs) if needs is not None and self.save_args else {}
+        self.modifies_g = modifies_g
 
 
 # NumPy callable -> Rule.  Ufuncs and array functions share one dict: a ufunc object and a function

@@ -286,26 +286,29 @@ def fit_gradient(g, shape, dtype, node=None, where=None):
     a real loss with respect to a real input is real). A gradient whose shape is not the input's
     shape broadcast (a wrong VJP) raises, naming the rule (``node``) and argument (``where``).
     """
-    if not hasattr(g, "dtype"):           # a Python number (0-d arithmetic with np.float64 gives one)
+    if type(g) is SparseGradient:
+        g = g.dense()
+    elif not hasattr(g, "dtype"):         # a Python number (0-d arithmetic with np.float64 gives one)
         g = np.asarray(g)
     gshape = g.shape
     if gshape != shape:
-        lead = len(gshape) - len(shape)
-        if not _broadcasts_from(shape, gshape):
-            name = node.rule.name if node is not None else "a rule"
-            raise ValueError(
-                f"the VJP of {name} returned a gradient of shape {gshape} for argument {where!r}, "
-                f"which has shape {shape}; a VJP must return the argument's shape (or a shape it "
-                "broadcasts to). Fix the rule registered with defvjp/custom_vjp.")
-        if lead < 0:
-            g = np.broadcast_to(g, shape)
-        else:
+        if _broadcasts_to(shape, gshape):
+            # the input was broadcast up to g's shape in the forward call: sum g back down
+            lead = len(gshape) - len(shape)
             axes = tuple(range(lead)) + tuple(
                 lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
             if axes:
                 g = np.sum(g, axis=axes)
             if g.shape != shape:
                 g = np.reshape(g, shape)
+        elif _broadcasts_to(gshape, shape):
+            g = np.broadcast_to(g, shape)   # a VJP may return a smaller gradient (a scalar)
+        else:
+            name = node.rule.name if node is not None else "a rule"
+            raise ValueError(
+                f"the VJP of {name} returned a gradient of shape {gshape} for argument {where!r}, "
+                f"which has shape {shape}; a VJP must return the argument's shape (or a shape it "
+                "broadcasts to). Fix the rule registered with defvjp/custom_vjp.")
     gdtype = g.dtype
     if gdtype != dtype:
         if gdtype.kind == "c" and dtype.kind != "c":
@@ -315,13 +318,67 @@ def fit_gradient(g, shape, dtype, node=None, where=None):
     return g
 
 
-def _broadcasts_from(shape, gshape):
-    """Is ``gshape`` what ``shape`` broadcasts to, or a shape that broadcasts to ``shape``?"""
-    for small, big in ((shape, gshape), (gshape, shape)):
-        lead = len(big) - len(small)
-        if lead >= 0 and all(s == 1 or s == b for s, b in zip(small, big[lead:])):
-            return True
-    return False
+class SparseGradient:
+    """A gradient that is zero except at ``index``: what reading ``x[index]`` sends back to ``x``.
+
+    The engine adds it into the receiving buffer in place (``add_into(buffer, index, values)``,
+    supplied by the indexing rules) instead of materialising zeros of ``x``'s whole shape, so a
+    loop that reads the rows of a large array one by one costs O(row) per read in backward, not
+    O(array) (with ``modifies_g`` rules such as setitem, the time loop ``traj[i + 1] =
+    f(traj[i])`` is linear in the steps). Only raw gradients are sparse; under create_graph the
+    VJPs stay recorded calls.
+    """
+
+    __slots__ = ("values", "index", "shape", "dtype", "add_into")
+
+    def __init__(self, values, index, shape, add_into):
+        self.values = values
+        self.index = index
+        self.shape = shape
+        self.dtype = values.dtype
+        self.add_into = add_into
+
+    def dense(self):
+        values = self.values
+        out = (np.zeros(self.shape, dtype=self.dtype) if _backend.is_host_array(values)
+               else np.zeros(self.shape, dtype=self.dtype, like=values))
+        self.add_into(out, self.index, self.values)
+        return out
+
+
+def _sum_into(current, g, owned, key):
+    """``current + g`` for the engine's gradient buffers.
+
+    ``owned``: the keys whose buffer the engine created itself (a sum, a densified sparse
+    gradient, a copy), which it may therefore add into in place; None under create_graph, where
+    every sum must be a recorded call.
+    """
+    if owned is None:
+        return g if current is None else current + g
+    sparse = type(g) is SparseGradient
+    if current is None:
+        if sparse:
+            owned.add(key)
+            return g.dense()
+        return g
+    if key in owned:
+        if sparse:
+            g.add_into(current, g.index, g.values)
+        else:
+            current += g
+        return current
+    owned.add(key)
+    if sparse:
+        current = current.copy()
+        g.add_into(current, g.index, g.values)
+        return current
+    return current + g
+
+
+def _broadcasts_to(small, big):
+    """Does shape ``small`` broadcast to shape ``big``?"""
+    lead = len(big) - len(small)
+    return lead >= 0 and all(s == 1 or s == b for s, b in zip(small, big[lead:]))
 
 
 def _accumulate(old, new):
@@ -360,12 +417,14 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
     captured_nodes = () if capture is None else {k[0] for k in capture if type(k) is tuple}
     grads = {}          # node -> list of per-output gradients received so far
     heap = []           # (seq, node): seq is minus the creation number, so the newest pops first
+    # (node, k) / id(leaf) whose gradient buffer the engine created and may add into in place
+    owned = None if create_graph else set()
     previous_mode = _set_grad_enabled(create_graph)
     try:
         for r, g in zip(roots, root_grads):
             node = r._node
             if node is None:
-                _send_to_leaf(r, g, create_graph, capture)
+                _send_to_leaf(r, g, create_graph, capture, owned)
                 continue
             slot = grads.get(node)
             if slot is None:
@@ -375,6 +434,7 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
             slot[k] = g if slot[k] is None else slot[k] + g
         heappop, heappush = heapq.heappop, heapq.heappush
         node = next_g = None    # the next node to run; g_out: the gradient of its output(s)
+        g_owned = next_owned = False    # is g_out a buffer the engine owns (may be written into)?
         while True:
             if node is None:
                 if not heap:
@@ -388,6 +448,7 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
                     node = None
                     continue
                 g_out = node_grads[0] if node.n_out == 1 else _fill_missing(node, node_grads)
+                g_owned = owned is not None and (node, 0) in owned
             current, node = node, None
             vjps = current.vjps
             if vjps is not None and not create_graph:
@@ -401,6 +462,8 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
                 unary = len(raw) == 1
                 input_grads = None
             else:
+                if current.rule.modifies_g and not create_graph and not g_owned:
+                    g_out = g_out.copy()        # the VJP writes into it: give it a buffer of its own
                 input_grads = iter(_call_vjps(current, g_out, create_graph))
                 if not retain_graph and current.kwargs:
                     current.kwargs = {}
@@ -422,41 +485,49 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
                     fits = False
                 if not fits:
                     g = fit_gradient(g, shape, dtype, current, where)
+                # a modifies_g VJP that returns the buffer it was handed passes its ownership on
+                g_is_owned = owned is not None and g is g_out and current.rule.modifies_g
                 if type(t) is not GradArray:
                     if t.uses == 1 and node is None and t.n_out == 1 and t not in grads \
                             and t not in captured_nodes:
                         # t's only consumer is the current node: t is complete, run it next
                         node = t
-                        next_g = g
+                        if type(g) is SparseGradient:
+                            g, g_is_owned = g.dense(), True
+                        next_g, next_owned = g, g_is_owned
                         continue
                     slot = grads.get(t)
                     if slot is None:
                         slot = grads[t] = [None] * t.n_out
                         heappush(heap, (t.seq, t))
-                    slot[k] = g if slot[k] is None else slot[k] + g
+                    if g_is_owned and slot[k] is None:
+                        owned.add((t, k))
+                    slot[k] = _sum_into(slot[k], g, owned, (t, k))
                 else:
-                    _send_to_leaf(t, g, create_graph, capture)
+                    _send_to_leaf(t, g, create_graph, capture, owned)
             if not retain_graph:
                 # current.release(), inlined (kwargs were released above)
                 current.args = current.ans = current.versions = current.raw = current.vjps = None
             g_out, next_g = next_g, None    # the gradient of the node handed over, if any
+            g_owned, next_owned = next_owned, False
     finally:
         _set_grad_enabled(previous_mode)
 
 
-def _send_to_leaf(leaf, g, create_graph, capture):
+def _send_to_leaf(leaf, g, create_graph, capture, owned):
     if capture is None:
-        _accumulate_leaf(leaf, g, create_graph)
+        _accumulate_leaf(leaf, g, create_graph, owned)
     elif id(leaf) in capture:
-        capture[id(leaf)] = _accumulate(capture[id(leaf)], g)
+        capture[id(leaf)] = _sum_into(capture[id(leaf)], g, owned, id(leaf))
 
 
-def _accumulate_leaf(leaf, g, create_graph):
+def _accumulate_leaf(leaf, g, create_graph, owned):
     """Add ``g`` into ``leaf.grad``.
 
     Without create_graph the stored gradient is a private copy: a VJP may hand back the very array
     it received (``add``), a read-only broadcast view (``sum``), or an array shared with another
-    leaf, and users zero or scale ``.grad`` in place.
+    leaf, and users zero or scale ``.grad`` in place. A ``.grad`` created during this backward pass
+    is the engine's own buffer, so later contributions of the same pass are added into it in place.
     """
     if create_graph:
         gg = g if type(g) is GradArray else _make(_as_raw_result(g))
@@ -464,9 +535,19 @@ def _accumulate_leaf(leaf, g, create_graph):
         return
     if type(g) is GradArray:
         g = g._data
+    key = id(leaf)
     if leaf._grad is None:
-        leaf._grad = _make(_as_raw_result(g).copy())
+        if type(g) is SparseGradient:
+            g = g.dense()
+        else:
+            g = _as_raw_result(g).copy()
+        leaf._grad = _make(g)
+        owned.add(key)
+    elif key in owned:
+        leaf._grad._data = _sum_into(leaf._grad._data, g, owned, key)
     else:
+        if type(g) is SparseGradient:
+            g = g.dense()
         leaf._grad = _make(_as_raw_result(leaf._grad._data + g))
 
 

@@ -25,7 +25,7 @@ from .._dispatch import _check_devices, _may_share_memory
 from .._modes import _state
 from .._registry import Primitive, defvjp
 from .._tables import Rule, ShapeDtype, bind_upper
-from .._tape import Node, note_write
+from .._tape import Node, SparseGradient, note_write
 
 __all__ = ["getitem", "setitem", "take_index", "scatter_index", "raw_index", "set_view_of", "add_at"]
 
@@ -107,9 +107,24 @@ def _scatter(g, index, shape):
     return out
 
 
+def _add_at_index(out, index, values):
+    """``out[index] += values`` in place, repeated integer indices accumulating."""
+    if _has_integer_arrays(index):
+        add_at(out, index, values)
+    else:
+        out[index] += values
+
+
+def _take_vjp(g, ans, x, index):
+    if type(g) is GradArray:            # create_graph: a recorded scatter
+        return scatter_index(g, index, x.shape)
+    # raw: the engine adds the read part into its buffer for x in place (no zeros of x's shape)
+    return SparseGradient(g, index, x.shape, _add_at_index)
+
+
 take_index = Primitive(_take)
 scatter_index = Primitive(_scatter)
-defvjp(take_index, lambda g, ans, x, index: scatter_index(g, index, x.shape), save="none", view=True)
+defvjp(take_index, _take_vjp, save="none", view=True)
 defvjp(scatter_index, lambda g, ans, gin, index, shape: take_index(g, index), save="none")
 
 
@@ -137,15 +152,27 @@ def set_view_of(view, base, index, inverse=None):
 
 # ------------------------------------------------------------------------------------------- setitem
 def _setitem_vjp(g, ans, old, index, value):
-    """x_new = old with old[index] = value."""
-    g_old = np.copy(g)
-    g_old[index] = 0
+    """x_new = old with old[index] = value: the written part of g goes to value, the rest to old.
+
+    On raw gradients the rule is ``modifies_g``: the engine hands it a buffer of its own, which is
+    zeroed at ``index`` in place and passed on (O(written part), so a time loop that writes row
+    after row of one buffer has a backward pass linear in the steps); under create_graph it stays
+    recorded calls on a copy."""
+    recorded = type(g) is GradArray
     if value is None:
-        return g_old, None, None
-    g_value = take_index(g, index)
-    if _has_integer_arrays(index):
-        g_value = g_value * _kept_writes(index, old.shape, g._data if type(g) is GradArray else g)
-    return g_old, None, g_value
+        g_value = None
+    elif recorded:
+        g_value = take_index(g, index)
+    else:
+        g_value = g[index].copy() if is_basic_index(index) else g[index]
+    if g_value is not None and _has_integer_arrays(index):
+        g_value = g_value * _kept_writes(index, old.shape, g._data if recorded else g)
+    if recorded:
+        g = np.copy(g)
+    elif isinstance(g, np.generic):     # a 0-d gradient that arrived as a NumPy scalar
+        g = np.array(g)
+    g[index] = 0
+    return g, None, g_value
 
 
 def _kept_writes(index, shape, like):
@@ -161,7 +188,7 @@ def _kept_writes(index, shape, like):
     return marks[index] == ids
 
 
-_SETITEM = Rule(joint=_setitem_vjp, save="none", name="setitem")
+_SETITEM = Rule(joint=_setitem_vjp, save="none", name="setitem", modifies_g=True)
 
 
 def _raw_value(value, target):
