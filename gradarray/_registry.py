@@ -28,7 +28,18 @@ from ._array import GradArray
 from ._dispatch import _func_name, _missing_rule, apply_function, apply_untracked
 
 __all__ = ["defvjp", "defvjp_joint", "implements", "nondifferentiable", "Primitive", "primitive",
-           "custom_vjp", "conj", "rule_for"]
+           "custom_vjp", "conj", "rule_for", "no_gradient"]
+
+
+def no_gradient(function, argument, why="gradarray has no rule for it"):
+    """The VJP to register for an argument that takes real values but whose gradient gradarray does
+    not compute (``q`` of ``np.quantile``, the order ``v`` of ``scipy.special.jv``): a tracked value
+    there raises in backward, naming the function and argument, instead of getting a silent zero
+    (``None`` in a rule means "never tracked", e.g. integer or boolean arguments)."""
+    def vjp(*args, **kwargs):
+        raise TypeError(f"{function}: argument {argument!r} is tracked, but {why}, so its gradient "
+                        f"cannot be computed. Pass it as a constant (.detach() or a plain array).")
+    return vjp
 
 
 def conj(x):

@@ -19,6 +19,7 @@ import builtins
 import sys
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from . import _backend
 from . import _creation as _c
@@ -217,7 +218,8 @@ def tensordot(x1, x2, /, *, axes=2):
 
 def vecdot(x1, x2, /, *, axis=-1):
     if axis != -1:       # np.vecdot contracts the last axis; its axis= keyword is a gufunc option
-        x1, x2 = np.moveaxis(x1, axis, -1), np.moveaxis(x2, axis, -1)
+        x1 = np.moveaxis(x1, normalize_axis_index(axis, np.ndim(x1)), -1)
+        x2 = np.moveaxis(x2, normalize_axis_index(axis, np.ndim(x2)), -1)
     return _ga(np.vecdot(x1, x2))
 
 
@@ -336,9 +338,8 @@ def argsort(x, /, *, axis=-1, descending=False, stable=True):
     if not descending:
         return np.argsort(x, axis=axis, kind="stable" if stable else None)
     # stable descending order: sort the reversed array ascending, then map indices back
-    n = x.shape[axis]
     rev = np.argsort(np.flip(x, axis=axis), axis=axis, kind="stable" if stable else None)
-    return (n - 1) - np.flip(rev, axis=axis)
+    return (x.shape[axis] - 1) - np.flip(rev, axis=axis)
 
 
 def sort(x, /, *, axis=-1, descending=False, stable=True):

@@ -32,7 +32,7 @@ import scipy.special as sc
 
 from . import _backend
 from ._array import GradArray
-from ._registry import Primitive, conj, defvjp, implements_on_devices
+from ._registry import Primitive, conj, defvjp, implements_on_devices, no_gradient
 
 __all__ = ["polygamma", "zeta"]
 
@@ -89,10 +89,11 @@ def _zeta_vjp_q(g, ans, s, q):
     return -g * s * zeta(s + 1, q)
 
 
-defvjp(zeta, None, _zeta_vjp_q, save="args")
+defvjp(zeta, no_gradient("scipy.special.zeta", "s"), _zeta_vjp_q, save="args")
 # scipy.special.zeta(s, q) on GradArrays arrives as the ufunc _zeta (zeta(s) alone calls
 # _riemann_zeta, which has no rule: its derivative has no SciPy ufunc)
-defvjp(sc._ufuncs._zeta, None, _zeta_vjp_q, save="args", name="scipy.special.zeta")
+defvjp(sc._ufuncs._zeta, no_gradient("scipy.special.zeta", "s"), _zeta_vjp_q, save="args",
+       name="scipy.special.zeta")
 implements_on_devices(sc._ufuncs._zeta)(zeta)      # CuPy cannot find _zeta by name
 
 
@@ -111,7 +112,8 @@ def _polygamma_raw(n, x):
 polygamma = Primitive(_polygamma_raw)
 polygamma.__name__ = "polygamma"
 polygamma.__doc__ = """Differentiable ``scipy.special.polygamma(n, x)`` (d/dx = polygamma(n + 1, x))."""
-defvjp(polygamma, None, lambda g, ans, n, x: g * polygamma(np.add(n, 1), x), save="args")
+defvjp(polygamma, no_gradient("scipy.special.polygamma", "n", "the order is an integer"),
+       lambda g, ans, n, x: g * polygamma(np.add(n, 1), x), save="args")
 
 
 # ------------------------------------------------------------------------- Bessel of order 2
@@ -172,15 +174,18 @@ _rule(sc.kl_div,                                                                
       lambda g, ans, x, y: g * np.log(x / y), lambda g, ans, x, y: g * (1 - x / y), save="args")
 
 # --------------------------------------------------------------------------------- Bessel
+_ORDER_NOT_DIFFERENTIABLE = {name: no_gradient(f"scipy.special.{name}", "v",
+                                               "the derivative in the order is not implemented")
+                             for name in ("jv", "yv", "iv", "kv", "ive")}
 # Recurrences (DLMF 10.6, 10.29): J_v' = (J_{v-1} - J_{v+1})/2 (same for Y), I_v' = (I_{v-1} + I_{v+1})/2,
 # K_v' = -(K_{v-1} + K_{v+1})/2. The exponentially scaled ie_v = exp(-|x|) I_v adds -sign(x) ie_v.
 # Writing order-1 derivatives with order 2 (not I_0 - I_1/x) keeps them finite at x = 0 (``_order2``
 # forms order 2 from orders 0 and 1 where the backend has no jv/yv/iv/kv/ive).
-_rule(sc.jv, None, lambda g, ans, v, x: g * (sc.jv(v - 1, x) - sc.jv(v + 1, x)) / 2, save="args")
-_rule(sc.yv, None, lambda g, ans, v, x: g * (sc.yv(v - 1, x) - sc.yv(v + 1, x)) / 2, save="args")
-_rule(sc.iv, None, lambda g, ans, v, x: g * (sc.iv(v - 1, x) + sc.iv(v + 1, x)) / 2, save="args")
-_rule(sc.kv, None, lambda g, ans, v, x: -g * (sc.kv(v - 1, x) + sc.kv(v + 1, x)) / 2, save="args")
-_rule(sc.ive, None,
+_rule(sc.jv, _ORDER_NOT_DIFFERENTIABLE["jv"], lambda g, ans, v, x: g * (sc.jv(v - 1, x) - sc.jv(v + 1, x)) / 2, save="args")
+_rule(sc.yv, _ORDER_NOT_DIFFERENTIABLE["yv"], lambda g, ans, v, x: g * (sc.yv(v - 1, x) - sc.yv(v + 1, x)) / 2, save="args")
+_rule(sc.iv, _ORDER_NOT_DIFFERENTIABLE["iv"], lambda g, ans, v, x: g * (sc.iv(v - 1, x) + sc.iv(v + 1, x)) / 2, save="args")
+_rule(sc.kv, _ORDER_NOT_DIFFERENTIABLE["kv"], lambda g, ans, v, x: -g * (sc.kv(v - 1, x) + sc.kv(v + 1, x)) / 2, save="args")
+_rule(sc.ive, _ORDER_NOT_DIFFERENTIABLE["ive"],
       lambda g, ans, v, x: g * ((sc.ive(v - 1, x) + sc.ive(v + 1, x)) / 2 - np.sign(x) * ans),
       save="both")
 _rule(sc.j0, lambda g, ans, x: -g * sc.j1(x), save="args")

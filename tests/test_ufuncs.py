@@ -278,8 +278,8 @@ def test_maximum_minimum_ties_and_nan():
     np.testing.assert_array_equal(gx, [0, 1])
     np.testing.assert_array_equal(gy, [1, 0])
     x = ga.asarray(nan, requires_grad=True)
-    np.sum(np.maximum(x, 2.0)).backward()                        # maximum returns NaN: no gradient
-    np.testing.assert_array_equal(x.grad.numpy(), [0, 0])
+    np.sum(np.maximum(x, 2.0)).backward()          # maximum returns the NaN: it gets the gradient
+    np.testing.assert_array_equal(x.grad.numpy(), [1, 0])
 
 
 def test_copysign_fmod_remainder_kinks():

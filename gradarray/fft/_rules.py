@@ -33,6 +33,7 @@ Every adjoint is written with ``np.fft`` calls and the indexing primitives, so u
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from .._registry import defvjp
 from ..overrides.indexing import scatter_index, take_index
@@ -60,10 +61,7 @@ def nd_args(shape, s, axes, real_inverse=False):
     ndim = len(shape)
     if axes is None:
         axes = range(ndim) if s is None else range(ndim - len(s), ndim)
-    for ax in axes:
-        if not -ndim <= ax < ndim:
-            raise np.exceptions.AxisError(ax, ndim)
-    axes = [ax % ndim for ax in axes]
+    axes = list(normalize_axis_tuple(axes, ndim, allow_duplicate=True))   # NumPy allows repeats
     given = [None] * len(axes) if s is None else list(s)
     if len(given) != len(axes):
         raise ValueError("Shape and axes have different lengths.")

@@ -13,6 +13,7 @@ tracking helpers here (``composite``, ``_tracked``, ``_nonzero_anywhere``).
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from .._backend import is_host_array
 from .._modes import is_grad_enabled
@@ -71,12 +72,14 @@ def _expand_axes(g, axes, ndim):
 
 
 def _sgn(x):
-    """x / |x| (0 at 0), from raw values: a piecewise constant for real x."""
+    """x / |x| (0 at 0). Real x: sign(x) from the raw values, a piecewise constant. Complex x: the
+    phase varies with x, so it is computed with ``np.*`` on ``x`` itself (recorded under
+    create_graph: second derivatives of the norms that use it need d(z/|z|)/dz)."""
     raw = value(x)
     if raw.dtype.kind != "c":
         return np.sign(raw)
-    ab = np.abs(raw)
-    return raw / np.where(ab == 0, 1, ab)
+    ab = np.abs(x)
+    return x / (ab + (value(ab) == 0))
 
 
 def _nonzero_anywhere(g):
@@ -263,7 +266,7 @@ def _vector_norm_grad(g, y, x, ord, axes):
         return g * sgn
     if ord in (inf, -inf):
         # ties share the gradient equally
-        mask = (np.abs(value(x)) == value(y)).astype(sgn.real.dtype)
+        mask = (np.abs(value(x)) == value(y)).astype(value(sgn).real.dtype)
         count = np.sum(mask, axis=axes, keepdims=True)
         return g * sgn * (mask / count)
     absx = real_part(x * conj(sgn))               # |x| (a differentiable expression for real x)
@@ -326,9 +329,7 @@ def _vector_norm_forward(x, axis=None, keepdims=False, ord=2):
         return np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
     # backends without vector_norm (CuPy): move the axes to the end, flatten them, use norm
     ndim = x.ndim
-    axes = tuple(range(ndim)) if axis is None else (
-        (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis))
-    axes = tuple(a % ndim for a in axes)
+    axes = tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
     rest = tuple(i for i in range(ndim) if i not in axes)
     moved = np.transpose(x, rest + axes)
     flat = np.reshape(moved, tuple(x.shape[i] for i in rest) + (-1,))
@@ -427,7 +428,10 @@ def outer(x1, x2, /):
 
 @composite(np.linalg.vecdot, fast=False)
 def vecdot(x1, x2, /, *, axis=-1):
-    return np.sum(conj(x1) * x2, axis=axis)
+    # as the gufunc: ``axis`` is the vector axis of each operand (AxisError when it has none)
+    x1 = np.moveaxis(x1, normalize_axis_index(axis, x1.ndim), -1)
+    x2 = np.moveaxis(x2, normalize_axis_index(axis, x2.ndim), -1)
+    return np.sum(conj(x1) * x2, axis=-1)
 
 
 @composite(np.linalg.diagonal, fast=False)
@@ -455,8 +459,8 @@ def tensordot(x1, x2, /, *, axes=2):
         axes_a, axes_b = axes
         axes_a = (axes_a,) if isinstance(axes_a, (int, np.integer)) else tuple(axes_a)
         axes_b = (axes_b,) if isinstance(axes_b, (int, np.integer)) else tuple(axes_b)
-    axes_a = tuple(a % x1.ndim for a in axes_a)
-    axes_b = tuple(b % x2.ndim for b in axes_b)
+    axes_a = normalize_axis_tuple(axes_a, x1.ndim, argname="axes")
+    axes_b = normalize_axis_tuple(axes_b, x2.ndim, argname="axes")
     free_a = tuple(i for i in range(x1.ndim) if i not in axes_a)
     free_b = tuple(i for i in range(x2.ndim) if i not in axes_b)
     sa = [x1.shape[i] for i in free_a]
@@ -481,6 +485,7 @@ defvjp(cross_primitive, save="args")(
 
 @composite(np.linalg.cross, fast=False)
 def cross(x1, x2, /, *, axis=-1):
+    normalize_axis_index(axis, x1.ndim), normalize_axis_index(axis, x2.ndim)
     if x1.shape[axis] != 3 or x2.shape[axis] != 3:
         raise ValueError("Both input arrays must be (arrays of) 3-dimensional vectors, but they are "
                          f"{x1.shape[axis]} and {x2.shape[axis]} dimensional instead.")
@@ -505,5 +510,9 @@ def tensorsolve(a, b, axes=None):
             allaxes.insert(a.ndim, k)
         a = permute(a, tuple(allaxes))
     oldshape = a.shape[-(a.ndim - b.ndim):]
-    a2 = np.reshape(a, (int(np.prod(b.shape, dtype=np.int64)), -1))
+    prod = int(np.prod(oldshape, dtype=np.int64))
+    if a.size != prod ** 2:                  # NumPy's check (and error) before reshaping
+        raise np.linalg.LinAlgError("Input arrays must satisfy the requirement "
+                                    "prod(a.shape[b.ndim:]) == prod(a.shape[:b.ndim])")
+    a2 = np.reshape(a, (prod, prod))
     return np.reshape(np.linalg.solve(a2, np.reshape(b, (-1,))), oldshape)

@@ -15,7 +15,7 @@ import math
 import operator
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_index
+from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from .._array import GradArray, wrap_untracked
 from .._registry import Primitive, conj, defvjp, defvjp_joint, implements, nondifferentiable
@@ -77,7 +77,9 @@ def _diff(a, n=1, axis=-1, prepend=_NoValue, append=_NoValue):
         return a
     if n < 0:
         raise ValueError(f"order must be non-negative but got {n}")
-    axis = axis % a.ndim
+    if a.ndim == 0:
+        raise ValueError("diff requires input that is at least one dimensional")
+    axis = normalize_axis_index(axis, a.ndim)
     parts = []
     for extra in (prepend, None, append):
         if extra is None:
@@ -114,7 +116,7 @@ def _trapezoid(y, x=None, dx=1.0, axis=-1):
     """sum over the intervals of width d of the mean of the two end values."""
     ref = _first_gradarray(y, x, dx)
     y = _const(y, ref)
-    axis = axis % y.ndim
+    axis = normalize_axis_index(axis, y.ndim)
     if x is None:
         d = dx
     else:
@@ -133,8 +135,7 @@ def _gradient(f, *varargs, axis=None, edge_order=1):
     if f.dtype.kind not in "fc":
         f = f.astype(np.float64)
     n = f.ndim
-    axes = tuple(range(n)) if axis is None else \
-        tuple(a % n for a in ((axis,) if isinstance(axis, int) else axis))
+    axes = tuple(range(n)) if axis is None else normalize_axis_tuple(axis, n)
     if len(varargs) == 0:
         spacings = [1.0] * len(axes)
     elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:

@@ -252,8 +252,9 @@ def _trim_zeros(filt, trim="fb", axis=None):
     raw = _raw(filt)
     trim = trim.lower()
     index = []
+    axes = _axes_tuple(axis, raw.ndim)
     for ax in range(raw.ndim):
-        if axis is not None and ax not in _axes_tuple(axis, raw.ndim):
+        if ax not in axes:
             index.append(slice(None))
             continue
         others = tuple(i for i in range(raw.ndim) if i != ax)

@@ -18,7 +18,11 @@ Conventions shared by the rules below (``g`` is the upstream gradient, shaped li
 Documented choices at non-differentiable points:
 
 - max/min/amax/amin/nanmax/nanmin (and ptp): ties share the gradient evenly (like PyTorch's amax).
-  A slice whose result is NaN (max) or whose result comes from ``initial=`` gives zero gradient.
+  A slice whose result comes from ``initial=`` gives zero gradient. max/min/amax/amin propagate
+  NaN: a slice holding a NaN returns it, and its whole gradient goes to its first NaN (the element
+  argmax/argmin pick; PyTorch's choice). nanmax/nanmin skip NaNs; an all-NaN slice gives zero
+  gradient. ptp = max - min: on a slice holding a NaN both terms pick the same NaN, so the chain
+  rule gives it g - g = 0 (as for a constant slice).
 - prod/cumprod with zeros: exact first derivatives (no division by zero); second derivatives are
   exact away from zeros.
 - std where the variance is zero: the gradient is 0 (a subgradient), not NaN.
@@ -31,6 +35,7 @@ never forward a keyword at its default value (CuPy's mean has no ``where=``, for
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from .._backend import is_host_array
 from .._modes import is_grad_enabled
@@ -38,6 +43,7 @@ from .._tables import NONDIFFERENTIABLE
 from .._array import GradArray, _make
 from .._dispatch import apply_function, apply_untracked
 from .._registry import conj, defvjp, implements, nondifferentiable, rule_for
+from .ufunc_methods import _single_axis
 
 _NoValue = np._NoValue
 
@@ -57,8 +63,7 @@ def _axes(axis, ndim):
     """``axis`` (None, int or tuple, possibly negative) as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    return tuple(sorted(int(a) % ndim for a in axes)) if ndim else ()
+    return tuple(sorted(normalize_axis_tuple(axis, ndim))) if ndim else ()
 
 
 def _kept_shape(shape, axis):
@@ -243,27 +248,45 @@ _reduction(np.nanstd, _nanstd_vjp, save="both")
 
 
 # -------------------------------------------------------------------------------------- max and min
-def _extremum_vjp(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
+def _extremum_grad(g, ans, a, axis, keepdims, where, propagate_nan):
     """The gradient goes to the elements equal to the result, shared evenly between ties.
 
-    NaN never equals the result, so nanmax/nanmin skip NaNs; a slice whose result is NaN or comes
-    from ``initial`` sends no gradient.
+    NaN never equals the result, so nanmax/nanmin skip NaNs; a slice whose result comes from
+    ``initial`` (or, for nanmax/nanmin, an all-NaN slice) sends no gradient. max/min return the
+    first NaN of a slice (``propagate_nan``): the gradient goes to it alone, not shared, as argmax.
     """
-    hit = _raw(a) == np.reshape(_raw(ans), _kept_shape(a.shape, axis))
+    x = _raw(a)
+    hit = x == np.reshape(_raw(ans), _kept_shape(a.shape, axis))
     valid = _mask(where)
     if valid is not True:
         hit = hit & valid
+    if propagate_nan and x.size and x.dtype.kind in "fc":
+        nan = np.isnan(x) if valid is True else np.isnan(x) & valid
+        # the first NaN of a slice is the one with the smallest flat index (C order): flat indices
+        # grow with the reduced axes' indices when the kept ones are fixed; no NaN: none matches
+        pos = np.reshape(np.arange(x.size, like=x), x.shape)
+        hit = hit | (pos == np.min(np.where(nan, pos, x.size), axis=axis, keepdims=True))
     ties = np.maximum(np.sum(hit, axis=axis, keepdims=True), 1)
     return _expand_reduced(g, a.shape, axis, keepdims) * (hit / ties).astype(g.dtype)
 
 
-for _f in (np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin):
+def _extremum_vjp(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
+    return _extremum_grad(g, ans, a, axis, keepdims, where, propagate_nan=True)
+
+
+def _nan_extremum_vjp(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
+    return _extremum_grad(g, ans, a, axis, keepdims, where, propagate_nan=False)
+
+
+for _f in (np.max, np.min, np.amax, np.amin):
     _reduction(_f, _extremum_vjp, save="both")
+for _f in (np.nanmax, np.nanmin):
+    _reduction(_f, _nan_extremum_vjp, save="both")
 
 
 @implements(np.ptp)
 def ptp(a, axis=None, out=None, keepdims=_NoValue):
-    """max - min (ties share the gradient as in max/min)."""
+    """max - min (ties share the gradient as in max/min; a slice holding a NaN gets 0)."""
     keepdims = _given(keepdims, False)
     result = np.max(a, axis=axis, keepdims=keepdims) - np.min(a, axis=axis, keepdims=keepdims)
     if out is not None:
@@ -357,11 +380,13 @@ def _cumulative_on_device(func, cumulate, initial):
         if is_host_array(raw):
             kwargs = dict(axis=axis, dtype=dtype, out=out, include_initial=include_initial)
             return apply_function(func, rule, (x,), kwargs)
+        x = np.atleast_1d(x)        # NumPy's steps: 0-d counts as 1-d, then accumulate's one axis
         if axis is None:
-            if raw.ndim > 1:
+            if x.ndim > 1:
                 raise ValueError("For arrays which have more than one dimension ``axis`` "
                                  "argument is required.")
             axis = 0
+        axis = _single_axis("accumulate", axis, x.ndim)
         y = cumulate(x, axis=axis, **({} if dtype is None else {"dtype": dtype}))
         if include_initial:
             shape = tuple(1 if i == axis % y.ndim else n for i, n in enumerate(y.shape))

@@ -19,6 +19,7 @@ import math
 import operator
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from .._tables import IMPLEMENTATIONS, RULES
 from .._array import GradArray, _make
@@ -86,18 +87,16 @@ def _finish(result, out):
 
 
 def _normalize_axis(axis, ndim):
-    axis = operator.index(axis)
-    if not -ndim <= axis < ndim:
-        raise np.exceptions.AxisError(axis, ndim)
-    return axis % ndim
+    """``axis`` in ``range(ndim)``; AxisError when out of range, TypeError when not an integer."""
+    return normalize_axis_index(axis, ndim)
 
 
-def _axes_tuple(axis, ndim):
+def _axes_tuple(axis, ndim, allow_duplicate=False):
+    """``axis`` (None for all, an int, or a sequence) as a tuple of non-negative axes; AxisError
+    when one is out of range, ValueError for a repeated axis (unless ``allow_duplicate``)."""
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, (tuple, list)):
-        return tuple(_normalize_axis(a, ndim) for a in axis)
-    return (_normalize_axis(axis, ndim),)
+    return normalize_axis_tuple(axis, ndim, allow_duplicate=allow_duplicate)
 
 
 def _inverse_permutation(axes, ndim):
@@ -185,10 +184,12 @@ def _rollaxis(a, axis, start=0):
     # rollaxis(a, axis, start) moves ``axis`` to just before ``start``: a moveaxis in other words
     n = a.ndim
     axis = _normalize_axis(axis, n)
+    start = operator.index(start)
+    if not -n <= start <= n:
+        raise np.exceptions.AxisError(
+            f"'start' arg requires {-n} <= start < {n + 1}, but {start} was passed in")
     if start < 0:
         start += n
-    if not 0 <= start <= n:
-        raise np.exceptions.AxisError(f"start={start} out of range for an array of {n} dimensions")
     if axis < start:
         start -= 1
     return np.moveaxis(a, axis, start) if axis != start else a[...]
@@ -386,10 +387,36 @@ def _append(arr, values, axis=None):
 
 
 # ------------------------------------------------------------------------------------- splitting
-# The outputs partition the input, so the VJP joins their gradients (zeros for unused outputs).
+# The outputs usually partition the input, so the VJP joins their gradients (zeros for unused
+# outputs). A split into one section is a one-output node: its ``g`` is that output's gradient.
+def _split_bounds(n, indices_or_sections):
+    """The positions along the split axis of each piece, as ``range``s (NumPy's array_split)."""
+    try:
+        points = [0] + [int(i) for i in indices_or_sections] + [n]
+    except TypeError:                        # a number of sections
+        each, extras = divmod(n, int(indices_or_sections))
+        sizes = [each + 1] * extras + [each] * (int(indices_or_sections) - extras)
+        points = [0]
+        for size in sizes:
+            points.append(points[-1] + size)
+    return [range(n)[start:stop] for start, stop in zip(points[:-1], points[1:])]
+
+
 def _split_vjp(axis_of):
     def vjp(g, ans, ary, indices_or_sections, axis=0):
-        return np.concatenate(list(g), axis=axis_of(ary, axis))
+        ax = normalize_axis_index(axis_of(ary, axis), ary.ndim)
+        grads = list(g) if type(g) is tuple else [g]
+        n = ary.shape[ax]
+        if sum(p.shape[ax] for p in grads) == n:     # in order, without overlap: a partition
+            return np.concatenate(grads, axis=ax)
+        # indices out of order (split(x, [3, 1])): pieces overlap; each gradient is padded into place
+        total = None
+        for p, where in zip(grads, _split_bounds(n, indices_or_sections)):
+            if len(where):
+                widths = [(0, 0)] * p.ndim
+                widths[ax] = (where.start, n - where.stop)
+                total = np.pad(p, widths) if total is None else total + np.pad(p, widths)
+        return total
     return vjp
 
 
@@ -402,9 +429,12 @@ defvjp(np.dsplit, _split_vjp(lambda a, axis: 2), save="none")
 
 @implements(np.unstack)
 def _unstack(x, /, *, axis=0):
-    # slices of x (CuPy has no unstack); each is a recorded getitem
-    ax = _normalize_axis(axis, x.ndim)
-    return tuple(x[(slice(None),) * ax + (i,)] for i in range(x.shape[ax]))
+    # NumPy's definition, tuple(moveaxis(x, axis, 0)) (CuPy has no unstack), with NumPy's errors;
+    # each slice is a recorded getitem
+    if x.ndim == 0:
+        raise ValueError("Input array must be at least 1-d.")
+    moved = np.moveaxis(x, axis, 0)
+    return tuple(moved[i] for i in range(moved.shape[0]))
 
 
 # ----------------------------------------------------------------------------------------- flips
@@ -441,7 +471,7 @@ def _rot90(m, k=1, axes=(0, 1)):
     axes = tuple(axes)
     if len(axes) != 2:
         raise ValueError("len(axes) must be 2.")
-    a0, a1 = _axes_tuple(axes, m.ndim)
+    a0, a1 = _axes_tuple(axes, m.ndim, allow_duplicate=True)
     if a0 == a1:
         raise ValueError("Axes must be different.")
     k %= 4

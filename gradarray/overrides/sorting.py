@@ -5,7 +5,8 @@ argsort/argpartition computed on the raw data; the gather is ``take_index``, who
 ``scatter_index`` sends each gradient entry back to the element it came from (the pair gives
 derivatives of any order). Equal elements: the values of the result do not depend on which of them
 goes where; the gradient goes to the element argsort put there (the sort is not differentiable at
-ties, any choice is a valid one-sided derivative).
+ties, any choice is a valid one-sided derivative). NaN needs no special case: argsort/argpartition
+put NaNs last, exactly where sort/partition put them, so a NaN output's gradient goes to a NaN.
 
 ``np.unique`` returns values gathered from the first occurrence of each value, so its values are
 differentiable: the gradient of a unique value goes to the first element that holds it (documented
@@ -24,6 +25,7 @@ their results are untracked integer GradArrays, usable as indices (``x[np.argmax
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from .._backend import is_host_array
 from .._array import GradArray, wrap_untracked
@@ -43,7 +45,7 @@ nondifferentiable(np.argsort, np.argmax, np.argmin, np.nanargmax, np.nanargmin, 
 def along_axis_index(idx, axis):
     """Index tuple ``t`` with ``x[t] == np.take_along_axis(x, idx, axis)`` (idx shaped like x)."""
     ndim = idx.ndim
-    axis = axis % ndim
+    axis = normalize_axis_index(axis, ndim)
     t = []
     for d in range(ndim):
         if d == axis:
@@ -85,6 +87,7 @@ def _gather_sorted(a, axis, arg, *args, **kwargs):
     if axis is None:
         a = np.reshape(a, (-1,))
         axis = -1
+    axis = normalize_axis_index(axis, a.ndim)         # NumPy's error, also for a 0-d ``a``
     idx = arg(a._data, *args, axis=axis, **kwargs)
     return take_index(a, along_axis_index(idx, axis))
 

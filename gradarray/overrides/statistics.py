@@ -11,7 +11,10 @@ Documented choices at non-differentiable points:
 
 - median/quantile/percentile: the gradient goes to the one or two order statistics that the result
   interpolates, with the interpolation weights; with ties the order of ``argsort`` decides which
-  of the equal elements receives it. ``q`` itself is not differentiable.
+  of the equal elements receives it. A tracked ``q`` raises in backward (no rule for it).
+- median/quantile/percentile of a slice holding a NaN: NumPy returns NaN (for every ``q`` and
+  ``method``); the whole gradient of that result goes to the first NaN of the slice, the element
+  np.max/argmax pick (PyTorch's median sends it to the NaN it returns, too), with weight 1.
 - nan* functions: NaN positions get zero gradient.
 
 Backends without a NumPy function (CuPy 13): nanquantile/nanpercentile/nanmedian on device arrays
@@ -20,11 +23,12 @@ are composites (sort + gathers) that give NumPy's values; on NumPy data NumPy's 
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from .._backend import is_host_array
 from .._array import GradArray, _make
 from .._dispatch import apply_function
-from .._registry import defvjp, implements, rule_for
+from .._registry import defvjp, implements, no_gradient, rule_for
 from .indexing import scatter_index
 from .reductions import _NoValue, _axes, _given, _raw
 
@@ -69,9 +73,16 @@ def _order_statistics_grad(g, a, axis, ranks_statistic, nan):
     lo = lo.astype(np.intp)
     hi = np.minimum(lo + 1, n - 1)
     rows = np.arange(batch, like=x)
+    lo, hi = order[rows, lo], order[rows, hi]       # positions in the unsorted slice
+    if not nan and n and x.dtype.kind in "fc":
+        # a NaN makes the result NaN: the slice's gradient goes to its first NaN alone
+        isnan = np.isnan(xs)
+        has_nan = np.any(isnan, axis=1)
+        lo = np.where(has_nan, np.argmax(isnan, axis=1), lo)
+        w, t = np.where(has_nan, 1, w).astype(x.dtype), np.where(has_nan, 0, t).astype(x.dtype)
     G = np.reshape(g, v.shape)
-    grad = (scatter_index(G * w, pos[rows, order[rows, lo]], (x.size,))
-            + scatter_index(G * t, pos[rows, order[rows, hi]], (x.size,)))
+    grad = (scatter_index(G * w, pos[rows, lo], (x.size,))
+            + scatter_index(G * t, pos[rows, hi], (x.size,)))
     return np.reshape(grad, shape)
 
 
@@ -190,7 +201,7 @@ def _quantile_rule(func):
         stat = lambda r: func(r, _raw(q), axis=1, **how)  # noqa: E731
         return _order_statistics_grad(g, a, axis, stat, nan)
 
-    defvjp(func, vjp, None, save="args")
+    defvjp(func, vjp, no_gradient(f"np.{func.__name__}", "q"), save="args")
     rule = rule_for(func)
 
     def impl(a, q, axis=None, out=None, overwrite_input=False, *args, **kwargs):
@@ -242,6 +253,8 @@ for _f in (np.median, np.nanmedian):
 def average(a, axis=None, weights=None, returned=False, *, keepdims=_NoValue):
     """Weighted mean; differentiable in ``a`` and in ``weights``."""
     keepdims = _given(keepdims, False)
+    if not hasattr(a, "shape"):          # array_like data beside tracked weights
+        a = np.asarray(a, like=_raw(weights) if weights is not None else None)
     if weights is None:
         avg = np.mean(a, axis=axis, keepdims=keepdims)
         scale = a.size // avg.size if avg.size else 0
@@ -251,8 +264,7 @@ def average(a, axis=None, weights=None, returned=False, *, keepdims=_NoValue):
     if a.shape != weights.shape:
         if axis is None:
             raise TypeError("Axis must be specified when shapes of a and weights differ.")
-        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-        axes = tuple(int(ax) % a.ndim for ax in axes)
+        axes = normalize_axis_tuple(axis, a.ndim, argname="axis")
         if weights.shape != tuple(a.shape[ax] for ax in axes):
             raise ValueError("Shape of weights must be consistent with shape of a along "
                              "specified axis.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from .._array import GradArray, wrap_untracked
 from .._backend import is_host_array, to_host
@@ -248,6 +249,18 @@ def _axis_index(ndim, axis, i):
     return (slice(None),) * (axis % ndim) + (i,)
 
 
+def _single_axis(method, axis, ndim):
+    """The one axis of accumulate/reduceat, checked as NumPy does (None means every axis)."""
+    if ndim == 0:
+        raise TypeError(f"cannot {method} on a scalar")
+    if axis is None or isinstance(axis, (tuple, list)):
+        axes = range(ndim) if axis is None else axis
+        if len(axes) != 1:
+            raise ValueError(f"{method} does not allow multiple axes")
+        axis = axes[0]
+    return normalize_axis_index(axis, ndim)
+
+
 # ------------------------------------------------------------------------------------------ reduce
 _REDUCTIONS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
 
@@ -309,8 +322,11 @@ def _fold_reduce(ufunc, x, axis, keepdims, initial, where):
         raise TypeError(f"np.{ufunc.__name__}.reduce with where= is not supported with gradient "
                         "tracking")
     ndim = x.ndim
-    axes = tuple(range(ndim)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
-    axes = sorted({a % ndim for a in axes}, reverse=True) if ndim else []
+    if axis is None or (ndim == 0 and isinstance(axis, (int, np.integer)) and axis in (0, -1)):
+        axes = range(ndim)                  # (NumPy reduces a 0-d array over axis 0 or -1)
+    else:
+        axes = normalize_axis_tuple(axis, ndim)
+    axes = sorted(axes, reverse=True)
     out_shape = tuple(1 if d in axes else s for d, s in enumerate(x.shape))
     acc = x
     start = initial if len(axes) == 1 else _NOT_GIVEN
@@ -341,6 +357,7 @@ def ufunc_accumulate(ufunc, array, axis=0, dtype=None, out=None):
             return _untracked(ufunc, "accumulate", (array,), _given(axis=axis, dtype=dtype, out=out))
         array = _detached(array)
     out = _normalise_out(out)
+    axis = _single_axis("accumulate", axis, array.ndim)
     if dtype is not None:
         array = array.astype(dtype)
     func = _ACCUMULATIONS.get(ufunc)
@@ -391,8 +408,11 @@ def _running_extreme_vjp(g, ans, x, ufunc, axis):
     n = x.shape[axis]
     # a new record where the running value changes (and at position 0)
     new = np.ones_like(ans, dtype=bool)
-    new[_axis_index(x.ndim, axis, slice(1, None))] = (ans[_axis_index(x.ndim, axis, slice(1, None))]
-                                                      != ans[_axis_index(x.ndim, axis, slice(None, -1))])
+    later, earlier = (ans[_axis_index(x.ndim, axis, slice(1, None))],
+                      ans[_axis_index(x.ndim, axis, slice(None, -1))])
+    # NaN != NaN: a running NaN (maximum/minimum propagate it) stays the record it first was
+    new[_axis_index(x.ndim, axis, slice(1, None))] = (later != earlier) & ~(np.isnan(later) &
+                                                                        np.isnan(earlier))
     shape1 = [1] * x.ndim
     shape1[axis] = n
     positions = np.reshape(np.arange(n, like=x), shape1)
@@ -516,7 +536,7 @@ def ufunc_reduceat(ufunc, array, indices, axis=0, dtype=None, out=None):
     if dtype is not None:
         array = array.astype(dtype)
     raw = array._data
-    axis = axis % array.ndim
+    axis = _single_axis("reduceat", axis, array.ndim)
     n = array.shape[axis]
     starts = np.asarray(to_host(_raw(indices)) if hasattr(_raw(indices), "shape") else indices,
                         dtype=np.intp)

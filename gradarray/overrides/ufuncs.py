@@ -17,9 +17,9 @@ Conventions
   * ``absolute``/``fabs`` at 0: gradient 0 (real: sign(x); complex: z/|z|, 0 at 0). ``hypot`` at
     (0, 0): 0.
   * ``maximum``/``minimum``/``fmax``/``fmin`` at ties: the gradient is split half-half between the
-    two arguments (PyTorch's choice; it keeps ``np.maximum(x, x)`` exact). ``maximum``/``minimum``
-    give no gradient to either argument where one of them is NaN; ``fmax``/``fmin`` give it to the
-    non-NaN argument (the one they return).
+    two arguments (PyTorch's choice; it keeps ``np.maximum(x, x)`` exact). NaN: the gradient goes
+    to the argument NumPy returns: ``maximum``/``minimum`` return the NaN one, ``fmax``/``fmin`` the
+    non-NaN one, and all four return the first argument when both are NaN.
   * ``copysign(x1, x2)``: d/dx1 = sign(x1) * sign-bit-of(x2) (0 at x1 == 0), d/dx2 = 0.
   * ``heaviside(x1, x2)``: d/dx1 = 0; d/dx2 = 1 where x1 == 0.
   * ``fmod``/``remainder``: d/dx1 = 1, d/dx2 = -(the integer quotient); at the jumps either side.
@@ -150,15 +150,21 @@ def _share(g, wins, ties):
     return half * wins + half * (wins | ties)
 
 
-defvjp(np.maximum, lambda g, ans, x, y: _share(g, x > y, x == y),
-       lambda g, ans, x, y: _share(g, y > x, x == y), save="args")
-defvjp(np.minimum, lambda g, ans, x, y: _share(g, x < y, x == y),
-       lambda g, ans, x, y: _share(g, y < x, x == y), save="args")
-# fmax/fmin return the non-NaN argument: a NaN opponent counts as beaten
+def _only_nan(a, b):
+    """Where ``a`` is NaN and ``b`` is not (with two NaNs NumPy returns the first argument)."""
+    return np.isnan(a) & ~np.isnan(b)
+
+
+# maximum/minimum return a NaN argument (the first if both are): a NaN wins
+defvjp(np.maximum, lambda g, ans, x, y: _share(g, (x > y) | np.isnan(x), x == y),
+       lambda g, ans, x, y: _share(g, (y > x) | _only_nan(y, x), x == y), save="args")
+defvjp(np.minimum, lambda g, ans, x, y: _share(g, (x < y) | np.isnan(x), x == y),
+       lambda g, ans, x, y: _share(g, (y < x) | _only_nan(y, x), x == y), save="args")
+# fmax/fmin return the non-NaN argument (the first if both are NaN): a NaN opponent counts as beaten
 defvjp(np.fmax, lambda g, ans, x, y: _share(g, (x > y) | np.isnan(y), x == y),
-       lambda g, ans, x, y: _share(g, (y > x) | np.isnan(x), x == y), save="args")
+       lambda g, ans, x, y: _share(g, (y > x) | _only_nan(x, y), x == y), save="args")
 defvjp(np.fmin, lambda g, ans, x, y: _share(g, (x < y) | np.isnan(y), x == y),
-       lambda g, ans, x, y: _share(g, (y < x) | np.isnan(x), x == y), save="args")
+       lambda g, ans, x, y: _share(g, (y < x) | _only_nan(x, y), x == y), save="args")
 
 # ----------------------------------------------------------------------- piecewise arithmetic
 defvjp(np.copysign, lambda g, ans, x1, x2: g * (np.sign(x1) * np.copysign(1, x2)), _zero_gradient,
