@@ -201,6 +201,7 @@ def _fill_missing(node, grads):
     """Multi-output nodes: outputs that received no gradient contribute zeros."""
     if node.n_out == 1:
         return grads[0]
+    grads = [g.values if type(g) is MaskedGradient else g for g in grads]
     filled = []
     for g, meta in zip(grads, node.out_meta):
         if g is None and meta is not None:
@@ -288,6 +289,8 @@ def fit_gradient(g, shape, dtype, node=None, where=None):
     """
     if type(g) is SparseGradient:
         g = g.dense()
+    elif type(g) is MaskedGradient:
+        g = g.values
     elif not hasattr(g, "dtype"):         # a Python number (0-d arithmetic with np.float64 gives one)
         g = np.asarray(g)
     gshape = g.shape
@@ -346,6 +349,26 @@ class SparseGradient:
         return out
 
 
+class MaskedGradient:
+    """A gradient that is exactly zero wherever ``keep`` is False: what ``np.where(c, x, y)`` sends
+    to the branch it discarded there.
+
+    VJPs of elementwise (ufunc) nodes run on ``values`` and their results are zeroed again outside
+    ``keep``, so a discarded branch contributes zero even where its own derivative is infinite:
+    ``np.where(r > 0, 1 / r, 0)`` at ``r == 0`` gets the gradient of what NumPy returns (0), not
+    ``0 * inf = nan`` (what PyTorch, JAX and autograd give). Non-elementwise nodes, leaves and
+    create_graph see the plain ``values`` (zeros outside ``keep``).
+    """
+
+    __slots__ = ("values", "keep", "shape", "dtype")
+
+    def __init__(self, values, keep):
+        self.values = values
+        self.keep = keep
+        self.shape = values.shape
+        self.dtype = values.dtype
+
+
 def _sum_into(current, g, owned, key):
     """``current + g`` for the engine's gradient buffers.
 
@@ -355,12 +378,21 @@ def _sum_into(current, g, owned, key):
     """
     if owned is None:
         return g if current is None else current + g
-    sparse = type(g) is SparseGradient
     if current is None:
-        if sparse:
+        if type(g) is SparseGradient:
             owned.add(key)
             return g.dense()
         return g
+    if type(current) is MaskedGradient or type(g) is MaskedGradient:
+        if type(current) is MaskedGradient and type(g) is MaskedGradient:
+            # zero only where both contributions are
+            return MaskedGradient(current.values + g.values, current.keep | g.keep)
+        if type(current) is MaskedGradient:
+            current = current.values
+            owned.discard(key)
+        if type(g) is MaskedGradient:
+            g = g.values
+    sparse = type(g) is SparseGradient
     if key in owned:
         if sparse:
             g.add_into(current, g.index, g.values)
@@ -443,6 +475,8 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
                 node_grads = grads.pop(node)
                 if captured_nodes and node in captured_nodes:
                     for k, g in enumerate(node_grads):
+                        if type(g) is MaskedGradient:
+                            g = g.values
                         if (node, k) in capture and g is not None:
                             capture[(node, k)] = _accumulate(capture[(node, k)], g)
                     node = None
@@ -451,6 +485,11 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
                 g_owned = owned is not None and (node, 0) in owned
             current, node = node, None
             vjps = current.vjps
+            keep = None
+            if type(g_out) is MaskedGradient:
+                if vjps is not None:        # elementwise: mask the input gradients again below
+                    keep = g_out.keep
+                g_out = g_out.values
             if vjps is not None and not create_graph:
                 # hot path: a ufunc node; its VJPs are called in the edge loop below, on the raw
                 # saved values
@@ -473,6 +512,8 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
                     if f is None:
                         continue
                     g = f(g_out, ans, raw[0]) if unary else f(g_out, ans, raw[0], raw[1])
+                    if keep is not None and getattr(g, "shape", None) == keep.shape:
+                        g = MaskedGradient(np.where(keep, g, 0), keep)
                 else:
                     g = next(input_grads)
                     if type(g) is GradArray and not create_graph:
@@ -515,6 +556,8 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
 
 
 def _send_to_leaf(leaf, g, create_graph, capture, owned):
+    if type(g) is MaskedGradient:
+        g = g.values
     if capture is None:
         _accumulate_leaf(leaf, g, create_graph, owned)
     elif id(leaf) in capture:

@@ -21,6 +21,7 @@ import numpy as np
 from .. import _backend
 from .._array import GradArray, _make
 from .._registry import Primitive, defvjp, implements
+from .._tape import MaskedGradient
 from .indexing import setitem, take_index
 from .shape import _axes_tuple, _finish, _gather, _like, _lift, _positions, _raw, _to_backend
 
@@ -30,10 +31,21 @@ def _where(condition, x, y):
     return np.where(condition, x, y)
 
 
+def _branch_grad(g, condition, taken):
+    """The gradient of the branch ``taken`` where ``condition == taken``; on raw gradients a
+    MaskedGradient, so that the branch's singular derivatives where it was discarded stay out
+    (``np.where(r > 0, 1 / r, 0)`` at r == 0 has gradient 0, not nan)."""
+    keep = condition if taken else np.logical_not(condition)
+    values = np.where(keep, g, 0)
+    if type(g) is GradArray:                    # create_graph: a recorded call
+        return values
+    return MaskedGradient(values, np.broadcast_to(keep, values.shape))
+
+
 where_primitive = Primitive(_where)
 defvjp(where_primitive, None,
-       lambda g, ans, condition, x, y: np.where(condition, g, 0),
-       lambda g, ans, condition, x, y: np.where(condition, 0, g), save="none")
+       lambda g, ans, condition, x, y: _branch_grad(g, condition, True),
+       lambda g, ans, condition, x, y: _branch_grad(g, condition, False), save="none")
 
 
 @implements(np.where)
