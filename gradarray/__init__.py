@@ -23,12 +23,13 @@ from . import array_api  # noqa: F401  (GradArray.__array_namespace__ returns it
 from .trace import trace_numpy
 from . import polynomial  # noqa: F401
 
-try:                                # scipy.special rules: only when SciPy is installed
-    import scipy.special  # noqa: F401
+try:                                # SciPy rules: only when SciPy is installed
+    import scipy.special as _scipy_special  # noqa: F401  (not bound as "scipy": gradarray.scipy)
 except ImportError:
     pass
 else:
     from . import special  # noqa: F401
+    from . import scipy  # noqa: F401  (installs its wrappers in SciPy, see gradarray/scipy/_bridge.py)
 
 __version__ = "0.1.0"
 
