@@ -13,7 +13,7 @@ from . import _tape, _dispatch  # noqa: F401  (install backward() and NumPy's pr
 from ._backend import Device, register_backend
 from ._registry import (Primitive, custom_vjp, defvjp, defvjp_joint, implements, nondifferentiable,
                         primitive)
-from ._creation import (arange, array, asarray, empty, empty_like, eye, from_dlpack, full,
+from ._creation import (arange, array, asarray, empty, empty_like, eye, from_dlpack, from_numpy, full,
                         full_like, identity, linspace, ones, ones_like, tensor, to_device, zeros,
                         zeros_like)
 from .functional import grad, grad_of, hessian, jacobian, jvp, value_and_grad, vjp
@@ -21,6 +21,8 @@ from . import overrides as _overrides  # noqa: F401  (registers every rule)
 from . import linalg, fft, testing  # noqa: F401
 from . import array_api  # noqa: F401  (GradArray.__array_namespace__ returns it)
 from .trace import trace_numpy
+from . import graph  # noqa: F401
+from .graph import detect_anomaly, draw_graph, profile
 from . import polynomial  # noqa: F401
 
 try:                                # SciPy rules: only when SciPy is installed
@@ -37,8 +39,10 @@ __all__ = [
     "GradArray", "GradientLostWarning", "Rule", "ShapeDtype", "Device", "Primitive",
     "asarray", "array", "tensor", "zeros", "ones", "empty", "full", "arange", "linspace", "eye",
     "identity", "zeros_like", "ones_like", "empty_like", "full_like", "to_device", "from_dlpack",
+    "from_numpy",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "grad_of",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "set_strict",
     "defvjp", "defvjp_joint", "implements", "nondifferentiable", "primitive", "custom_vjp",
     "register_backend", "linalg", "fft", "testing", "trace_numpy", "polynomial",
+    "graph", "detect_anomaly", "draw_graph", "profile",
 ]

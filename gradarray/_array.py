@@ -72,8 +72,9 @@ class GradArray(NDArrayOperatorsMixin):
     with respect to). Every ``np.*`` call on it returns GradArrays; ``backward()`` fills ``.grad``.
     """
 
+    # _hooks (register_hook, retain_grad) is set only on arrays that have hooks: read with getattr
     __slots__ = ("_data", "_node", "_requires_grad", "_out_index", "_version", "_view_of", "_grad",
-                 "__weakref__")
+                 "_hooks", "__weakref__")
 
     __array_priority__ = 100
 

@@ -113,6 +113,18 @@ def _from_dlpack_raw(obj):
     return cp.from_dlpack(obj)
 
 
+def from_numpy(a):
+    """A GradArray sharing memory with the NumPy array ``a`` (``torch.from_numpy``): writes through
+    the GradArray (``x[...] = v``, ``x.add_(1)``) are visible in ``a``. Writes made to ``a``
+    directly are not seen by gradarray's version counters: do not change ``a`` while a value
+    computed from it is saved for backward. ``x.numpy()`` is the way back (a copy: a cut from the
+    tape); ``x.data`` is the shared raw array itself."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, not {type(a).__name__}; use "
+                        "ga.asarray for other inputs")
+    return _make(a)
+
+
 def from_dlpack(x, /, *, device=None, copy=None, requires_grad=False):
     """A GradArray sharing memory with any DLPack producer (PyTorch, JAX, CuPy, NumPy)."""
     raw = _from_dlpack_raw(x)

@@ -17,7 +17,8 @@ from ._array import (GradArray, _as_raw_result, _dtype_can_require_grad, _is_arr
 from ._modes import _state
 from ._tables import (DEVICE_UFUNC_FALLBACKS, IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES,
                       UFUNC_METHODS, ShapeDtype, upper)
-from ._tape import Node, _UfuncNode, _node_seq, note_write
+from ._tape import Node, _UfuncNode, _node_seq
+from ._versions import note_write
 
 _new = object.__new__
 
@@ -185,6 +186,8 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     out._version = out_version
     out._view_of = None
     out._grad = None
+    if _state.on_record is not None:
+        _state.on_record(node, out)
     return out
 
 
@@ -231,6 +234,9 @@ def _finish_ufunc(ufunc, inputs, result, tracked):
     if rule is None:
         if ufunc in NONDIFFERENTIABLE:
             return _wrap_plain(result)
+        if all(t.replace("->", "").strip("O") == "" for t in getattr(ufunc, "types", 0) or "?"):
+            # np.frompyfunc(f, nin, nout): only object loops; f is re-run on the GradArrays
+            return upper.python_ufunc(ufunc, inputs, result)
         raise _missing_rule(ufunc, _ufunc_name(ufunc))
     return _record_ufunc_general(ufunc, rule, inputs, result)
 
@@ -292,12 +298,19 @@ def _record_ufunc_general(ufunc, rule, inputs, result):
         outs = tuple(_make(r, node, _dtype_can_require_grad(r.dtype), k) for k, r in enumerate(results))
         if rule.save_ans:
             versions.extend((o._version, 0, o._data) for o in outs)
-        return outs
+        return recorded(node, outs)
     result = _as_raw_result(result)
     node = Node(rule, tuple(edges), saved, None, result if rule.save_ans else None, versions, 1, None)
     out = _make(result, node, True)
     if rule.save_ans:
         versions.append((out._version, 0, out._data))
+    return recorded(node, out)
+
+
+def recorded(node, out):
+    """Tell the thread's observer (anomaly mode, profiler: ``gradarray.graph``) about a new node."""
+    if _state.on_record is not None:
+        _state.on_record(node, out)
     return out
 
 
@@ -451,8 +464,8 @@ def _record(rule, result, edges, args, kwargs, saved):
             else:
                 outs.append(r)
         if isinstance(result, tuple) and hasattr(result, "_fields"):
-            return type(result)(*outs)
-        return type(result)(outs)
+            return recorded(node, type(result)(*outs))
+        return recorded(node, type(result)(outs))
     raw = _as_raw_result(result)
     node = Node(rule, tuple(edges), node_args, node_kwargs, raw if rule.save_ans else None, versions,
                 1, None)
@@ -461,7 +474,7 @@ def _record(rule, result, edges, args, kwargs, saved):
         versions.append((out._version, 0, out._data))
     if rule.view and type(args[0]) is GradArray:
         _share_version(out, args[0])
-    return out
+    return recorded(node, out)
 
 
 def apply_untracked(func, args, kwargs):

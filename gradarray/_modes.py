@@ -1,7 +1,8 @@
 """Grad mode and strict mode: the two switches every other module reads.
 
-Owns: whether the tape records (thread-local, ``no_grad``/``enable_grad``/``set_grad_enabled``) and
-what a conversion of a tracked array to a plain ndarray does (warn, or raise in strict mode).
+Owns: whether the tape records (thread-local, ``no_grad``/``enable_grad``/``set_grad_enabled``),
+what a conversion of a tracked array to a plain ndarray does (warn, or raise in strict mode), and
+the thread's observers of recording and backward (set by ``gradarray.graph``).
 Must not know about: arrays, nodes, rules — it imports nothing from gradarray.
 """
 from __future__ import annotations
@@ -12,6 +13,10 @@ import threading
 class _ThreadState(threading.local):
     """Per-thread settings; class attributes are the defaults every new thread starts with."""
     enabled = True      # grad mode
+    # observers installed by gradarray.graph (anomaly mode, profiler, saved-value hooks); None
+    # costs one attribute read per recorded call / backward step
+    on_record = None    # on_record(node, output) after a call is recorded
+    watch = None        # an object with before(node), after(node), input_grad(node, where, g)
 
 
 _state = _ThreadState()

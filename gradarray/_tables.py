@@ -114,11 +114,13 @@ class _UpperLayers:
 
     getitem/setitem: ``overrides.indexing``; to_device/rebuild/create_like/like_creation/asarray:
     ``_creation``; array_namespace: ``array_api``; ufunc_with_kwargs/function_with_out:
-    ``overrides.ufunc_methods``.
+    ``overrides.ufunc_methods``; python_ufunc (ufuncs made by ``np.frompyfunc``):
+    ``overrides.pyfunc``.
     """
 
     __slots__ = ("getitem", "setitem", "to_device", "rebuild", "create_like", "like_creation",
-                 "array_namespace", "ufunc_with_kwargs", "function_with_out", "asarray")
+                 "array_namespace", "ufunc_with_kwargs", "function_with_out", "asarray",
+                 "python_ufunc")
 
     def __init__(self):
         for name in self.__slots__:

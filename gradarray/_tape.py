@@ -1,24 +1,27 @@
-"""The tape: graph nodes, version counters and the write log, and the backward pass.
+"""The tape: graph nodes and the backward pass.
 
-Owns: :class:`Node` (one recorded call) and ``_UfuncNode`` (the ufunc hot path's node), the version
-counters that detect in-place writes into saved values, ``backward`` (the reverse sweep that calls
-the rules' VJPs and fills ``.grad``), and ``GradArray.backward``.
+Owns: :class:`Node` (one recorded call) and ``_UfuncNode`` (the ufunc hot path's node),
+``backward`` (the reverse sweep that calls the rules' VJPs and fills ``.grad``), tensor hooks
+(``register_hook``, ``retain_grad``) and ``GradArray.backward``. The version counters live in
+``_versions``, the gradient values it moves (sparse, masked, fitted) in ``_gradients``.
 Must not know about: how calls are dispatched or which rules exist (it calls whatever rule a node
 holds); rule files, creation and the functional API stand above it.
 """
 from __future__ import annotations
 
-import bisect
 import heapq
 import itertools
 import threading
 import warnings
+import weakref
 
 import numpy as np
 
 from . import _backend
 from ._array import GradArray, _as_raw_result, _make, _unwrap_arg
-from ._modes import _set_grad_enabled
+from ._gradients import MaskedGradient, SparseGradient, _sum_into, fit_gradient
+from ._modes import _set_grad_enabled, _state
+from ._versions import _check_versions
 
 # --------------------------------------------------------------------------------------------------
 # graph nodes
@@ -63,9 +66,33 @@ class Node:
         """True once backward has released the saved values (args is None only then)."""
         return self.args is None
 
-    @property
     def name(self):
+        """The recorded operation (``"sin"``, ``"np.linalg.solve"``), as PyTorch's ``grad_fn.name()``."""
         return self.rule.name
+
+    @property
+    def next_functions(self):
+        """One ``(producer, output index)`` per tracked input, PyTorch-style: the producer is a
+        :class:`Node`, or a :class:`LeafRef` for a leaf (``.variable`` is the leaf)."""
+        return tuple((t if type(t) is not GradArray else LeafRef(t), k)
+                     for _, t, k, _, _ in self.edges)
+
+    @property
+    def saved(self):
+        """``(shape, dtype)`` of every array this node keeps for backward (empty once freed)."""
+        values = []
+        for v in (self.raw if self.raw is not None else self.args or ()):
+            values.append(v)
+        if self.ans is not None:
+            values.extend(self.ans if isinstance(self.ans, tuple) else (self.ans,))
+        return [(tuple(v.shape), v.dtype) for v in (x._data if type(x) is GradArray else x
+                                                     for x in values)
+                if hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, type)]
+
+    @property
+    def saved_nbytes(self):
+        """Bytes held by the arrays saved for backward."""
+        return sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in self.saved)
 
     def __repr__(self):
         return f"<{self.rule.name}Backward>"
@@ -74,6 +101,21 @@ class Node:
         self.args = self.ans = self.versions = self.raw = self.vjps = None
         if self.kwargs:
             self.kwargs = {}
+
+
+class LeafRef:
+    """A leaf in ``Node.next_functions`` (PyTorch's AccumulateGrad): ``.variable`` is the leaf."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad shape={self.variable.shape}>"
 
 
 class _UfuncNode(Node):
@@ -89,112 +131,6 @@ class _UfuncNode(Node):
     n_out = 1
     out_meta = None
 
-
-def _check_versions(node):
-    for counter, seen, raw in node.versions:
-        if counter[0] != seen and _writes_overlap(counter, seen, raw):
-            raise RuntimeError(
-                f"an array saved for the backward pass of {node.rule.name} was modified in place "
-                f"afterwards (version {counter[0]}, expected {seen}), so its gradient cannot be "
-                "computed. Copy the array (x = x.copy()) before modifying it in place, or move the "
-                "in-place operation before the array is used.")
-
-
-
-# --------------------------------------------------------------------------------------------------
-# version counters: [count] shared by an array and its views; writes are logged with the byte range
-# they touched, so that writing into one row of a buffer does not invalidate another row saved for
-# backward (the time-loop pattern ``traj[i + 1] = f(traj[i])``).
-# --------------------------------------------------------------------------------------------------
-def note_write(version, region):
-    """Record an in-place write into memory counted by ``version``; ``region``: the raw array view
-    that was written (None when unknown: then every saved array of this memory counts as touched)."""
-    version[0] += 1
-    if len(version) == 1:
-        version.append(_WriteLog())
-    version[1].add(version[0], None if region is None else _byte_bounds(region))
-
-
-class _WriteLog:
-    """The regions written into one memory, each with the version of its latest write.
-
-    Enough to answer "was ``raw`` written after version ``seen``?": a region written again replaces
-    its entry, so a parameter updated in place 20k times keeps one entry (the log grows with the
-    number of distinct regions written, not with the number of writes), and a query looks only at
-    the regions that start less than the longest region's length before ``raw`` ends (sorted
-    starts, bisect), so the time loop ``traj[i + 1] = f(traj[i])`` checks in O(log n), not O(n).
-    """
-
-    __slots__ = ("latest", "regions", "longest", "unknown")
-
-    def __init__(self):
-        self.latest = {}        # (low, high) -> version of the latest write into it
-        self.regions = []       # the same keys, sorted
-        self.longest = 0
-        self.unknown = 0        # version of the latest write whose region is unknown (0: none)
-
-    def add(self, version, bounds):
-        if bounds is None:
-            self.unknown = version
-            return
-        if bounds[1] <= bounds[0]:
-            return              # an empty write touches nothing
-        if bounds not in self.latest:
-            bisect.insort(self.regions, bounds)
-            self.longest = max(self.longest, bounds[1] - bounds[0])
-        self.latest[bounds] = version
-
-    def touched_after(self, seen, bounds):
-        if self.unknown > seen or bounds is None:
-            return True
-        low, high = bounds
-        regions, latest = self.regions, self.latest
-        i = bisect.bisect_left(regions, (low - self.longest,))
-        end = bisect.bisect_left(regions, (high,))     # regions starting before ``high``
-        while i < end:
-            region = regions[i]
-            if region[1] > low and latest[region] > seen:
-                return True
-            i += 1
-        return False
-
-
-def _byte_bounds(raw):
-    """(low, high) byte addresses spanned by ``raw``, or None when they cannot be known."""
-    try:
-        if isinstance(raw, (np.ndarray, np.generic)):
-            if isinstance(raw, np.generic):
-                return None
-            return np.lib.array_utils.byte_bounds(raw)
-        interface = getattr(raw, "__cuda_array_interface__", None)
-        if interface is None:
-            return None
-        low = high = interface["data"][0]
-        itemsize = raw.dtype.itemsize
-        strides = interface.get("strides") or None
-        shape = interface["shape"]
-        if any(s == 0 for s in shape):
-            return (low, low)
-        if strides is None:
-            n = 1
-            for s in shape:
-                n *= s
-            return (low, low + n * itemsize)
-        for s, st in zip(shape, strides):
-            if st < 0:
-                low += (s - 1) * st
-            else:
-                high += (s - 1) * st
-        return (low, high + itemsize)
-    except Exception:     # unknown array type: be conservative
-        return None
-
-
-def _writes_overlap(version, seen, raw):
-    """Did any write after version ``seen`` touch the memory of ``raw``?"""
-    if len(version) == 1:           # counted but never logged: assume it did
-        return True
-    return version[1].touched_after(seen, _byte_bounds(raw))
 
 
 def _fill_missing(node, grads):
@@ -280,138 +216,6 @@ def _call_vjps(node, g, create_graph):
     return results
 
 
-def fit_gradient(g, shape, dtype, node=None, where=None):
-    """Sum a gradient over broadcast dimensions and cast it to the input's shape and dtype.
-
-    A real input that met complex values gets the real part (the PyTorch convention: the gradient of
-    a real loss with respect to a real input is real). A gradient whose shape is not the input's
-    shape broadcast (a wrong VJP) raises, naming the rule (``node``) and argument (``where``).
-    """
-    if type(g) is SparseGradient:
-        g = g.dense()
-    elif type(g) is MaskedGradient:
-        g = g.values
-    elif not hasattr(g, "dtype"):         # a Python number (0-d arithmetic with np.float64 gives one)
-        g = np.asarray(g)
-    gshape = g.shape
-    if gshape != shape:
-        if _broadcasts_to(shape, gshape):
-            # the input was broadcast up to g's shape in the forward call: sum g back down
-            lead = len(gshape) - len(shape)
-            axes = tuple(range(lead)) + tuple(
-                lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
-            if axes:
-                g = np.sum(g, axis=axes)
-            if g.shape != shape:
-                g = np.reshape(g, shape)
-        elif _broadcasts_to(gshape, shape):
-            g = np.broadcast_to(g, shape)   # a VJP may return a smaller gradient (a scalar)
-        else:
-            name = node.rule.name if node is not None else "a rule"
-            raise ValueError(
-                f"the VJP of {name} returned a gradient of shape {gshape} for argument {where!r}, "
-                f"which has shape {shape}; a VJP must return the argument's shape (or a shape it "
-                "broadcasts to). Fix the rule registered with defvjp/custom_vjp.")
-    gdtype = g.dtype
-    if gdtype != dtype:
-        if gdtype.kind == "c" and dtype.kind != "c":
-            g = np.real(g)
-        if g.dtype != dtype:
-            g = g.astype(dtype)
-    return g
-
-
-class SparseGradient:
-    """A gradient that is zero except at ``index``: what reading ``x[index]`` sends back to ``x``.
-
-    The engine adds it into the receiving buffer in place (``add_into(buffer, index, values)``,
-    supplied by the indexing rules) instead of materialising zeros of ``x``'s whole shape, so a
-    loop that reads the rows of a large array one by one costs O(row) per read in backward, not
-    O(array) (with ``modifies_g`` rules such as setitem, the time loop ``traj[i + 1] =
-    f(traj[i])`` is linear in the steps). Only raw gradients are sparse; under create_graph the
-    VJPs stay recorded calls.
-    """
-
-    __slots__ = ("values", "index", "shape", "dtype", "add_into")
-
-    def __init__(self, values, index, shape, add_into):
-        self.values = values
-        self.index = index
-        self.shape = shape
-        self.dtype = values.dtype
-        self.add_into = add_into
-
-    def dense(self):
-        values = self.values
-        out = (np.zeros(self.shape, dtype=self.dtype) if _backend.is_host_array(values)
-               else np.zeros(self.shape, dtype=self.dtype, like=values))
-        self.add_into(out, self.index, self.values)
-        return out
-
-
-class MaskedGradient:
-    """A gradient that is exactly zero wherever ``keep`` is False: what ``np.where(c, x, y)`` sends
-    to the branch it discarded there.
-
-    VJPs of elementwise (ufunc) nodes run on ``values`` and their results are zeroed again outside
-    ``keep``, so a discarded branch contributes zero even where its own derivative is infinite:
-    ``np.where(r > 0, 1 / r, 0)`` at ``r == 0`` gets the gradient of what NumPy returns (0), not
-    ``0 * inf = nan`` (what PyTorch, JAX and autograd give). Non-elementwise nodes, leaves and
-    create_graph see the plain ``values`` (zeros outside ``keep``).
-    """
-
-    __slots__ = ("values", "keep", "shape", "dtype")
-
-    def __init__(self, values, keep):
-        self.values = values
-        self.keep = keep
-        self.shape = values.shape
-        self.dtype = values.dtype
-
-
-def _sum_into(current, g, owned, key):
-    """``current + g`` for the engine's gradient buffers.
-
-    ``owned``: the keys whose buffer the engine created itself (a sum, a densified sparse
-    gradient, a copy), which it may therefore add into in place; None under create_graph, where
-    every sum must be a recorded call.
-    """
-    if owned is None:
-        return g if current is None else current + g
-    if current is None:
-        if type(g) is SparseGradient:
-            owned.add(key)
-            return g.dense()
-        return g
-    if type(current) is MaskedGradient or type(g) is MaskedGradient:
-        if type(current) is MaskedGradient and type(g) is MaskedGradient:
-            # zero only where both contributions are
-            return MaskedGradient(current.values + g.values, current.keep | g.keep)
-        if type(current) is MaskedGradient:
-            current = current.values
-            owned.discard(key)
-        if type(g) is MaskedGradient:
-            g = g.values
-    sparse = type(g) is SparseGradient
-    if key in owned:
-        if sparse:
-            g.add_into(current, g.index, g.values)
-        else:
-            current += g
-        return current
-    owned.add(key)
-    if sparse:
-        current = current.copy()
-        g.add_into(current, g.index, g.values)
-        return current
-    return current + g
-
-
-def _broadcasts_to(small, big):
-    """Does shape ``small`` broadcast to shape ``big``?"""
-    lead = len(big) - len(small)
-    return lead >= 0 and all(s == 1 or s == b for s, b in zip(small, big[lead:]))
-
 
 def _accumulate(old, new):
     return new if old is None else old + new
@@ -451,12 +255,14 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
     heap = []           # (seq, node): seq is minus the creation number, so the newest pops first
     # (node, k) / id(leaf) whose gradient buffer the engine created and may add into in place
     owned = None if create_graph else set()
+    hooked = {}         # id(leaf) -> [leaf, summed gradient] for leaves with hooks (run at the end)
+    watch = _state.watch
     previous_mode = _set_grad_enabled(create_graph)
     try:
         for r, g in zip(roots, root_grads):
             node = r._node
             if node is None:
-                _send_to_leaf(r, g, create_graph, capture, owned)
+                _send_to_leaf(r, g, create_graph, capture, owned, hooked)
                 continue
             slot = grads.get(node)
             if slot is None:
@@ -484,6 +290,12 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
                 g_out = node_grads[0] if node.n_out == 1 else _fill_missing(node, node_grads)
                 g_owned = owned is not None and (node, 0) in owned
             current, node = node, None
+            if NODE_HOOKS and current in NODE_HOOKS:
+                g_out = _node_hooks(current, g_out)
+            if PACKED_NODES and current in PACKED_NODES and current.args is not None:
+                PACKED_NODES.pop(current)(current, create_graph)
+            if watch is not None:
+                watch.before(current)
             vjps = current.vjps
             keep = None
             if type(g_out) is MaskedGradient:
@@ -526,6 +338,8 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
                     fits = False
                 if not fits:
                     g = fit_gradient(g, shape, dtype, current, where)
+                if watch is not None:
+                    watch.input_grad(current, where, g)
                 # a modifies_g VJP that returns the buffer it was handed passes its ownership on
                 g_is_owned = owned is not None and g is g_out and current.rule.modifies_g
                 if type(t) is not GradArray:
@@ -545,19 +359,32 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
                         owned.add((t, k))
                     slot[k] = _sum_into(slot[k], g, owned, (t, k))
                 else:
-                    _send_to_leaf(t, g, create_graph, capture, owned)
+                    _send_to_leaf(t, g, create_graph, capture, owned, hooked)
+            if watch is not None:
+                watch.after(current)
             if not retain_graph:
                 # current.release(), inlined (kwargs were released above)
                 current.args = current.ans = current.versions = current.raw = current.vjps = None
             g_out, next_g = next_g, None    # the gradient of the node handed over, if any
             g_owned, next_owned = next_owned, False
+        for leaf, g in hooked.values():     # leaves with hooks: the hooks see the pass's total
+            _send_to_leaf(leaf, _run_hooks(leaf._hooks, g), create_graph, capture, owned, None)
     finally:
         _set_grad_enabled(previous_mode)
 
 
-def _send_to_leaf(leaf, g, create_graph, capture, owned):
+def _send_to_leaf(leaf, g, create_graph, capture, owned, hooked):
     if type(g) is MaskedGradient:
         g = g.values
+    if hooked is not None and getattr(leaf, "_hooks", None):
+        entry = hooked.get(id(leaf))
+        if type(g) is SparseGradient:
+            g = g.dense()
+        if entry is None:
+            hooked[id(leaf)] = [leaf, g]
+        else:
+            entry[1] = entry[1] + g
+        return
     if capture is None:
         _accumulate_leaf(leaf, g, create_graph, owned)
     elif id(leaf) in capture:
@@ -610,6 +437,100 @@ def _seed_for(root, gradient):
     if seed.shape != root.shape:
         raise ValueError(f"gradient has shape {seed.shape} but the output has shape {root.shape}")
     return seed
+
+
+# --------------------------------------------------------------------------------------------------
+# tensor hooks: fn(grad) -> replacement or None, on an array's gradient (PyTorch's register_hook)
+# --------------------------------------------------------------------------------------------------
+NODE_HOOKS = weakref.WeakKeyDictionary()     # node -> {output index: [hook, ...]}
+# node -> unpack(node, create_graph): its saved values went through gradarray.graph's pack hooks
+PACKED_NODES = weakref.WeakKeyDictionary()
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``.remove()`` takes the hook away again."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _register_hook(self, hook):
+    """Call ``hook(grad)`` with this array's gradient during backward; a non-None return value
+    replaces the gradient. On a leaf it sees the total gradient of a backward pass before it is
+    accumulated into ``.grad``; on a computed array, the gradient of this output before it flows
+    to the inputs. Returns a handle with ``.remove()``."""
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on an array that does not require grad")
+    if not callable(hook):
+        raise TypeError(f"register_hook needs a callable, not {type(hook).__name__}")
+    if self._node is None:
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = []
+    else:
+        hooks = NODE_HOOKS.setdefault(self._node, {}).setdefault(self._out_index, [])
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)
+
+
+def _retain_grad(self):
+    """Keep the gradient of this computed array in ``.grad`` after backward (accumulated like a
+    leaf's); on a leaf it does nothing (leaves keep theirs anyway)."""
+    if self._node is None:
+        return
+    if not self._requires_grad:
+        raise RuntimeError("retain_grad() on an array that does not require grad")
+    target = weakref.ref(self)
+
+    def keep(g):
+        array = target()
+        if array is not None:
+            raw = g._data
+            array._grad = _make(raw.copy()) if array._grad is None else _make(array._grad._data + raw)
+    keep.retains_grad = True
+    hooks = NODE_HOOKS.setdefault(self._node, {}).setdefault(self._out_index, [])
+    if not any(getattr(h, "retains_grad", False) for h in hooks):
+        hooks.append(keep)
+
+
+def _run_hooks(hooks, g):
+    """Run tensor hooks on a raw gradient; returns the (possibly replaced) raw gradient."""
+    if type(g) in (SparseGradient, MaskedGradient):
+        g = g.dense() if type(g) is SparseGradient else g.values
+    for hook in list(hooks):
+        result = hook(g if type(g) is GradArray else _make(g))
+        if result is not None:
+            if getattr(result, "shape", None) != g.shape:
+                raise ValueError(f"a hook returned a gradient of shape {getattr(result, 'shape', None)}"
+                                 f" for an array of shape {g.shape}; hooks must keep the shape")
+            g = result if type(g) is GradArray else (
+                result._data if type(result) is GradArray else result)
+    return g
+
+
+def _node_hooks(node, g_out):
+    """Apply the hooks registered on ``node``'s outputs to its incoming gradient(s)."""
+    per_output = NODE_HOOKS.get(node)
+    if not per_output:
+        return g_out
+    if node.n_out == 1:
+        hooks = per_output.get(0)
+        return _run_hooks(hooks, g_out) if hooks else g_out
+    g_out = list(g_out)
+    for k, hooks in per_output.items():
+        if hooks and g_out[k] is not None:
+            g_out[k] = _run_hooks(hooks, g_out[k])
+    return tuple(g_out)
+
+
+GradArray.register_hook = _register_hook
+GradArray.retain_grad = _retain_grad
 
 
 def _backward_method(self, gradient=None, retain_graph=None, create_graph=False):

@@ -15,6 +15,7 @@ Usage::
     python -m gradarray.coverage --markdown         # the full table, for the README/docs
     python -m gradarray.coverage --unsupported      # only the unsupported functions
     python -m gradarray.coverage --write-baseline tests/coverage_baseline.txt
+    python -m gradarray.coverage --scipy            # the SciPy table (gradarray/scipy/_coverage.py)
 
 The baseline pins the status of every function; ``tests/test_coverage.py`` fails when a function that
 was covered becomes unsupported, and when the baseline is stale (regenerate it with the last command).
@@ -31,6 +32,11 @@ import numpy as np
 import gradarray  # noqa: F401  (registers every rule)
 from ._creation import LIKE_CREATION
 from ._tables import IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES
+
+try:                                    # the SciPy half, when SciPy is installed
+    from gradarray.scipy import _coverage as scipy_coverage
+except ImportError:
+    scipy_coverage = None
 
 STATUSES = ("rule", "composite", "non-differentiable", "like-creation", "unsupported")
 NAMESPACES = ("numpy", "numpy.linalg", "numpy.fft")
@@ -193,6 +199,7 @@ def main(argv=None):
     group.add_argument("--markdown", action="store_true", help="print the full Markdown table")
     group.add_argument("--unsupported", action="store_true", help="list only unsupported functions")
     group.add_argument("--write-baseline", metavar="PATH", help="write the baseline file to PATH")
+    group.add_argument("--scipy", action="store_true", help="print the SciPy table (Markdown)")
     parser.add_argument("--namespace", action="append", choices=NAMESPACES,
                         help="restrict to this namespace (repeatable)")
     args = parser.parse_args(argv)
@@ -206,9 +213,45 @@ def main(argv=None):
         print("\n".join(n for t in rep.values() for n, s in t.items() if s == "unsupported"))
     elif args.markdown:
         print(format_markdown(rep))
+    elif args.scipy:
+        print(format_scipy_markdown(_scipy_report()))
     else:
         print(format_summary(rep))
+        scipy_rep = _scipy_report()
+        if scipy_rep:
+            print()
+            print(format_scipy_summary(scipy_rep))
     return 0
+
+
+# ------------------------------------------------------------------------------ SciPy
+def _scipy_report():
+    """The SciPy report, or {} without SciPy (gradarray.scipy then does not exist)."""
+    return {} if scipy_coverage is None else scipy_coverage.scipy_report()
+
+
+def format_scipy_summary(rep):
+    totals = scipy_coverage.scipy_totals(rep)
+    lines = [f"{'SciPy module':<20}{'total':>7}{'differentiable':>16}"]
+    for module, (total, differentiable) in totals.items():
+        lines.append(f"{module:<20}{total:>7}{differentiable:>16}")
+    lines.append(f"{'all':<20}{sum(t for t, _ in totals.values()):>7}"
+                 f"{sum(d for _, d in totals.values()):>16}")
+    return "\n".join(lines)
+
+
+def format_scipy_markdown(rep):
+    totals = scipy_coverage.scipy_totals(rep)
+    out = ["| SciPy module | public callables | differentiable |", "|---|---:|---:|"]
+    out += [f"| {m} | {t} | {d} |" for m, (t, d) in totals.items()]
+    out.append(f"| all | {sum(t for t, _ in totals.values())} | "
+               f"{sum(d for _, d in totals.values())} |")
+    out += ["", "Statuses: " + scipy_coverage.__doc__.split("gets one status:")[1].split(
+        "Must not know")[0].strip().replace("\n", " ")]
+    for module, table in rep.items():
+        out += ["", f"### `{module}`", "", "| function | status |", "|---|---|"]
+        out += [f"| `{name}` | {status} |" for name, status in table.items()]
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

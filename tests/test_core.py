@@ -1,4 +1,4 @@
-"""The engine (gradarray/_tape.py, _dispatch.py, _array.py, _registry.py, _creation.py): tape, backward, grad mode, version
+"""The engine (gradarray/_tape.py, _versions.py, _dispatch.py, _array.py, _registry.py, _creation.py): tape, backward, grad mode, version
 counters, dispatch errors, rule registration, and the GradArray object itself.
 
 Only the most basic rules (add, multiply, sin, exp, sum, ...) are used, so that these tests do not

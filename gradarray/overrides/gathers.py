@@ -21,7 +21,7 @@ import numpy as np
 from .. import _backend
 from .._array import GradArray, _make
 from .._registry import Primitive, defvjp, implements
-from .._tape import MaskedGradient
+from .._gradients import MaskedGradient
 from .indexing import setitem, take_index
 from .shape import _axes_tuple, _finish, _gather, _like, _lift, _positions, _raw, _to_backend
 

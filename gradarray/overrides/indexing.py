@@ -21,11 +21,13 @@ import numpy as np
 
 from .._array import GradArray, _as_raw_result, _make
 from .._backend import _backend_of_raw, is_host_array
-from .._dispatch import _check_devices, _may_share_memory
+from .._dispatch import _check_devices, _may_share_memory, recorded
 from .._modes import _state
 from .._registry import Primitive, defvjp
 from .._tables import Rule, ShapeDtype, bind_upper
-from .._tape import Node, SparseGradient, note_write
+from .._gradients import SparseGradient
+from .._tape import Node
+from .._versions import note_write
 
 __all__ = ["getitem", "setitem", "take_index", "scatter_index", "raw_index", "set_view_of", "add_at"]
 
@@ -219,6 +221,7 @@ def _record_write(x, index, value):
     x._node = node
     x._out_index = 0
     x._requires_grad = True
+    recorded(node, x)
 
 
 _LEAF_WRITE = ("a leaf array that requires grad cannot be modified in place (its gradient would refer "

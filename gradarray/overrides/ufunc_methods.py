@@ -19,7 +19,7 @@ from .._dispatch import _missing_rule, apply_ufunc
 from .._modes import _state
 from .._registry import Primitive, defvjp, implements_ufunc_method
 from .._tables import IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES, bind_upper
-from .._tape import note_write
+from .._versions import note_write
 from .indexing import add_at, raw_index, scatter_index, setitem
 
 _FORWARD_ONLY = ("dtype", "casting", "order", "subok")
