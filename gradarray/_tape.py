@@ -290,9 +290,10 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
                 g_out = node_grads[0] if node.n_out == 1 else _fill_missing(node, node_grads)
                 g_owned = owned is not None and (node, 0) in owned
             current, node = node, None
-            if NODE_HOOKS and current in NODE_HOOKS:
+            # the WeakKeyDictionaries' own dicts: an empty check is a plain dict's truth value
+            if _node_hooks_data and current in NODE_HOOKS:
                 g_out = _node_hooks(current, g_out)
-            if PACKED_NODES and current in PACKED_NODES and current.args is not None:
+            if _packed_nodes_data and current in PACKED_NODES and current.args is not None:
                 PACKED_NODES.pop(current)(current, create_graph)
             if watch is not None:
                 watch.before(current)
@@ -445,6 +446,7 @@ def _seed_for(root, gradient):
 NODE_HOOKS = weakref.WeakKeyDictionary()     # node -> {output index: [hook, ...]}
 # node -> unpack(node, create_graph): its saved values went through gradarray.graph's pack hooks
 PACKED_NODES = weakref.WeakKeyDictionary()
+_node_hooks_data, _packed_nodes_data = NODE_HOOKS.data, PACKED_NODES.data
 
 
 class RemovableHandle:
