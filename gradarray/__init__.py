@@ -24,6 +24,7 @@ from .trace import trace_numpy
 from . import graph  # noqa: F401
 from .graph import detect_anomaly, draw_graph, profile
 from . import polynomial  # noqa: F401
+from . import random  # noqa: F401  (installs numpy.random's tracked generators)
 
 try:                                # SciPy rules: only when SciPy is installed
     import scipy.special as _scipy_special  # noqa: F401  (not bound as "scipy": gradarray.scipy)

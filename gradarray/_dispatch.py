@@ -255,7 +255,7 @@ def _apply_ufunc_general(ufunc, inputs, kwargs):
         return NotImplemented     # e.g. xarray.DataArray: it wraps the GradArray instead
     inputs, _ = _lift_lists(inputs, {})       # np.add([a, b], c): the list is one stacked operand
     datas = []
-    tracked = False
+    tracked = converted = False
     host = True
     for x in inputs:
         if type(x) is GradArray:
@@ -265,8 +265,16 @@ def _apply_ufunc_general(ufunc, inputs, kwargs):
             if host and type(d) is not np.ndarray:
                 host = False
             datas.append(d)
+        elif type(x) is list or type(x) is tuple:
+            # a plain list operand (jv([0, 1], x)): NumPy would convert it; do it once here, so the
+            # rule's VJP receives an array it can compute with
+            x = np.asarray(x)
+            datas.append(x)
+            converted = True
         else:
             datas.append(x)
+    if converted:
+        inputs = tuple(np.asarray(x) if type(x) is list or type(x) is tuple else x for x in inputs)
     if not host:
         fallback = DEVICE_UFUNC_FALLBACKS.get(ufunc)
         if fallback is not None:

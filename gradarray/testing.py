@@ -70,7 +70,10 @@ def _probe(host, like):
 
 def numerical_vjp(f, args, vs, wrt, eps=1e-6, complex_step=False):
     """Central differences of L(args) = sum Re(conj(v) * f(args)) in float64, for each arg in wrt."""
-    base = [np.array(_host(a), dtype=np.complex128 if np.iscomplexobj(_host(a)) else np.float64)
+    # C order: the flat views below must write into the arrays themselves (a Fortran-ordered input,
+    # e.g. cholesky(S).T, would otherwise be perturbed through a copy: silently zero differences)
+    base = [np.array(_host(a), dtype=np.complex128 if np.iscomplexobj(_host(a)) else np.float64,
+                     order="C")
             if i in wrt else a for i, a in enumerate(args)]
 
     def L(xs):

@@ -440,10 +440,10 @@ def test_nondifferentiable_outputs(backend):
               np.digitize(x, backend.asarray(np.array([-1.0, 0.0, 1.0])))):
         assert not y.requires_grad
     counts, edges = np.histogram(x, bins=3)
-    assert not counts.requires_grad and not edges.requires_grad
+    # counts are step functions of x; the edges NumPy computes from min/max are tracked on purpose
+    # (they depend on the extreme samples), and weights= is differentiable (test_legacy_numpy.py)
+    assert not counts.requires_grad
     np.testing.assert_array_equal(_host(backend, counts), np.histogram(X2, bins=3)[0])
-    with pytest.raises(TypeError, match="weights"):
-        np.histogram(x, bins=3, weights=x)
 
 
 def test_bincount_weights(backend):

@@ -26,8 +26,25 @@ def _mT(x):
     return np.swapaxes(x, -1, -2)
 
 
+def _operands(g, a, b):
+    """The two operands as arrays: a constant operand given as a list, tuple or Python number
+    (``np.dot([1.0, 2.0], x)``) is saved as passed; the VJPs read ``.ndim``/``.shape``, so it is
+    converted here, once per backward, on the device of ``g``."""
+    return _operand(g, a), _operand(g, b)
+
+
+def _operand(g, x):
+    if type(x) in _ARRAY_LIKE_CONSTANTS:
+        return np.asarray(x, like=_raw(g))
+    return x
+
+
+_ARRAY_LIKE_CONSTANTS = frozenset({list, tuple, int, float, complex, bool})
+
+
 # ------------------------------------------------------------------------------------------ matmul
 def _matmul_vjp_a(g, ans, a, b):
+    a, b = _operands(g, a, b)
     if a.ndim == 1 and b.ndim == 1:                       # inner product: g is 0-d
         return g * conj(b)
     # view 1-D operands as a row (a) / a column (b), like matmul itself does
@@ -40,6 +57,7 @@ def _matmul_vjp_a(g, ans, a, b):
 
 
 def _matmul_vjp_b(g, ans, a, b):
+    a, b = _operands(g, a, b)
     if a.ndim == 1 and b.ndim == 1:
         return g * conj(a)
     a2 = a[None, :] if a.ndim == 1 else a
@@ -112,6 +130,7 @@ def _tensordot_grads(g, a, b, ia, ib, need_a=True, need_b=True):
 
 
 def _tensordot_vjp(g, ans, a, b, axes=2):
+    a, b = _operands(g, a, b)
     ia, ib = _tensordot_axes(axes, a.ndim, b.ndim)
     return _tensordot_grads(g, a, b, ia, ib)
 
@@ -123,6 +142,7 @@ def _product_vjp(contract):
     """Joint VJP of a product that is a scalar multiple when an operand is 0-d, else a tensordot
     whose contracted axes ``contract(a_ndim, b_ndim)`` gives."""
     def vjp(g, ans, a, b, *rest, **kwargs):
+        a, b = _operands(g, a, b)
         a_ndim, b_ndim = np.ndim(a), np.ndim(b)
         if a_ndim == 0 or b_ndim == 0:
             return g * conj(b), g * conj(a)
@@ -139,8 +159,8 @@ defvjp_joint(np.inner, _product_vjp(lambda na, nb: ([na - 1], [nb - 1])), save="
 
 # vdot(a, b) = sum(conj(a.ravel()) * b.ravel()): antiholomorphic in a
 defvjp(np.vdot,
-       lambda g, ans, a, b: np.reshape(np.conj(g) * b, np.shape(a)),
-       lambda g, ans, a, b: np.reshape(g * a, np.shape(b)), save="args")
+       lambda g, ans, a, b: np.reshape(np.conj(g) * _operand(g, b), np.shape(a)),
+       lambda g, ans, a, b: np.reshape(g * _operand(g, a), np.shape(b)), save="args")
 
 
 # outer(a, b)[i, j] = a.ravel()[i] * b.ravel()[j]
@@ -154,6 +174,7 @@ defvjp(np.outer,
 def _kron_vjp(g, ans, a, b):
     """kron(a, b) reshaped to (a0, b0, a1, b1, ...) is a[:, None, :, None] * b[None, :, None, :]
     (both padded with leading 1s to the same ndim)."""
+    a, b = _operands(g, a, b)
     nd = max(np.ndim(a), np.ndim(b))
     sa = (1,) * (nd - np.ndim(a)) + tuple(np.shape(a))
     sb = (1,) * (nd - np.ndim(b)) + tuple(np.shape(b))
@@ -175,6 +196,7 @@ def _cross_vjp(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     2-vectors have z = 0; when both are 2-vectors c is the z component alone, so g stands for
     (0, 0, g): then conj(b) x g = g * (b1, -b0) and g x conj(a) = g * (-a1, a0).
     """
+    a, b = _operands(g, a, b)
     if axis is not None:
         axisa = axisb = axisc = axis
     na, nb = np.ndim(a), np.ndim(b)
@@ -223,6 +245,13 @@ def _to_full(g, M, N, mode, correlate):
     return scatter_index(g, slice(off, off + g.shape[0]), (M + N - 1,))
 
 
+def _vectors(g, a, v):
+    """Both operands as 1-D arrays (NumPy reads a scalar as a vector of length 1)."""
+    a, v = _operands(g, a, v)
+    return (np.reshape(a, (1,)) if np.ndim(a) == 0 else a,
+            np.reshape(v, (1,)) if np.ndim(v) == 0 else v)
+
+
 def _mode(mode):
     return {0: "valid", 1: "same", 2: "full"}.get(mode, mode)
 
@@ -230,6 +259,7 @@ def _mode(mode):
 def _convolve_vjp(g, ans, a, v, mode="full"):
     """out_full[n] = sum_k a[k] v[n - k]  =>  grad_a[k] = sum_n g_full[n] conj(v[n - k]), which is
     np.correlate(g_full, v, "valid") (np.correlate conjugates its second argument)."""
+    a, v = _vectors(g, a, v)
     gf = _to_full(g, len(a), len(v), _mode(mode), correlate=False)
     return np.correlate(gf, v, "valid"), np.correlate(gf, a, "valid")
 
@@ -238,6 +268,7 @@ def _correlate_vjp(g, ans, a, v, mode="valid"):
     """out_full[k'] = sum_n a[n + k' - N + 1] conj(v[n]):
     grad_a = convolve(g_full, v, "valid"); conj(v) makes the v part antiholomorphic:
     grad_v[n] = sum_k' conj(g_full[k']) a[n + k' - N + 1] = conj(correlate(g_full, a, "valid"))[::-1]."""
+    a, v = _vectors(g, a, v)
     gf = _to_full(g, len(a), len(v), _mode(mode), correlate=True)
     return np.convolve(gf, v, "valid"), np.conj(np.correlate(gf, a, "valid"))[::-1]
 

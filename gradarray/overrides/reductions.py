@@ -39,9 +39,8 @@ from numpy.lib.array_utils import normalize_axis_tuple
 
 from .._backend import is_host_array
 from .._modes import is_grad_enabled
-from .._tables import NONDIFFERENTIABLE
 from .._array import GradArray, _make
-from .._dispatch import apply_function, apply_untracked
+from .._dispatch import apply_function
 from .._registry import conj, defvjp, implements, nondifferentiable, rule_for
 from .ufunc_methods import _single_axis
 
@@ -416,23 +415,5 @@ def _bincount_weights_vjp(g, ans, x, weights=None, minlength=0):
 
 defvjp(np.bincount, None, _bincount_weights_vjp, save="args")
 
-
-def _counts_only(func, weights_at):
-    """Histograms: counts are piecewise constant in the samples (zero gradient, untracked); a
-    tracked ``weights=`` would need a gradient, which is refused rather than silently dropped."""
-    NONDIFFERENTIABLE.add(func)
-
-    def impl(*args, **kwargs):
-        weights = kwargs.get("weights", args[weights_at] if len(args) > weights_at else None)
-        if _tracked(weights):
-            raise TypeError(f"np.{func.__name__}: the gradient with respect to weights= is not "
-                            "implemented; use np.bincount(np.digitize(x, edges), weights=w) for "
-                            "a differentiable weighted histogram, or detach the weights")
-        return apply_untracked(func, args, kwargs)
-
-    implements(func)(impl)
-
-
-_counts_only(np.histogram, 4)
-_counts_only(np.histogram2d, 5)
-_counts_only(np.histogramdd, 4)
+# np.histogram, np.histogram2d and np.histogramdd (differentiable weights, built on bincount's rule)
+# are in histograms.py
