@@ -19,12 +19,14 @@ EXAMPLES = {
     "spectral_fit": {"n": 32, "iters": 20},
     "mlp_classifier": {"n_per_class": 15, "hidden": 6, "iters": 40},
     "calibration_scipy": {"n_times": 8, "maxiter": 50},
+    "bayes_scipy": {"n": 30, "maxiter": 60},
 }
+SCIPY_EXAMPLES = {"calibration_scipy", "bayes_scipy"}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_example(name):
-    if name == "calibration_scipy":
+    if name in SCIPY_EXAMPLES:
         pytest.importorskip("scipy")
     module = importlib.import_module(f"examples.{name}")
     with warnings.catch_warnings():
