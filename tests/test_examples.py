@@ -20,8 +20,10 @@ EXAMPLES = {
     "mlp_classifier": {"n_per_class": 15, "hidden": 6, "iters": 40},
     "calibration_scipy": {"n_times": 8, "maxiter": 50},
     "bayes_scipy": {"n": 30, "maxiter": 60},
+    "signal_inverse": {"n": 40, "iters": 25},
+    "deblur_ndimage": {"size": 12, "iters": 15},
 }
-SCIPY_EXAMPLES = {"calibration_scipy", "bayes_scipy"}
+SCIPY_EXAMPLES = {"calibration_scipy", "bayes_scipy", "signal_inverse", "deblur_ndimage"}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
