@@ -68,11 +68,12 @@ def _rule_arguments(rule):
 
 
 def _distributions():
+    """The class names of the distributions with formulas (``norm_gen`` ...)."""
     try:
-        stats_rules = importlib.import_module("gradarray.scipy.stats")
+        formulas = importlib.import_module("gradarray.scipy.stats_distributions")
     except ImportError:
         return set()
-    return set(getattr(stats_rules, "DISTRIBUTIONS", ()))
+    return set(getattr(formulas, "CONTINUOUS", ())) | set(getattr(formulas, "DISCRETE", ()))
 
 
 def status_of(module_name, name, obj, distributions=frozenset()):
@@ -86,7 +87,8 @@ def status_of(module_name, name, obj, distributions=frozenset()):
         if ufunc in NONDIFFERENTIABLE:
             return "non-differentiable"
         return "unsupported"
-    if type(obj).__name__.endswith("_gen") and getattr(obj, "name", None) in distributions:
+    cls_name = type(obj).__name__
+    if cls_name in distributions or any(cls == cls_name for _, cls in METHOD_IMPLEMENTATIONS):
         return "differentiable (distribution)"
     if inspect.isclass(obj) and any(cls == obj.__name__ for _, cls in METHOD_IMPLEMENTATIONS):
         return "differentiable"
