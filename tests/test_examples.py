@@ -22,8 +22,9 @@ EXAMPLES = {
     "bayes_scipy": {"n": 30, "maxiter": 60},
     "signal_inverse": {"n": 40, "iters": 25},
     "deblur_ndimage": {"size": 12, "iters": 15},
+    "ode_fit": {"n_times": 10, "iters": 8},
 }
-SCIPY_EXAMPLES = {"calibration_scipy", "bayes_scipy", "signal_inverse", "deblur_ndimage"}
+SCIPY_EXAMPLES = {"calibration_scipy", "bayes_scipy", "signal_inverse", "deblur_ndimage", "ode_fit"}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

@@ -11,7 +11,8 @@ Must not know about: legacy code — every module here only registers.
 from . import _bridge
 from ._bridge import holds_gradarray, implements_scipy, implements_scipy_method, install
 # one module per SciPy module; each registers its implementations when imported
-from . import fft, linalg, ndimage, signal, special_functions, stats  # noqa: F401
+from . import (fft, integrate, interpolate, linalg, ndimage, optimize, signal,  # noqa: F401
+               special_functions, stats)
 
 __all__ = ["implements_scipy", "implements_scipy_method", "install", "holds_gradarray"]
 
