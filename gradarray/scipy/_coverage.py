@@ -26,6 +26,15 @@ from .._tables import NONDIFFERENTIABLE, RULES
 SCIPY_MODULES = ("scipy.special", "scipy.stats", "scipy.linalg", "scipy.signal", "scipy.ndimage",
                  "scipy.integrate", "scipy.interpolate", "scipy.optimize", "scipy.fft")
 SCIPY_STATUSES = ("differentiable", "non-differentiable", "unsupported")
+STATUS_MEANINGS = (
+    ("differentiable", "a rule (scipy.special ufuncs; the positions of the arguments it "
+     "differentiates follow when not all are) or an implementation installed by the bridge"),
+    ("differentiable (distribution)", "a scipy.stats distribution whose methods (logpdf, pdf, cdf, "
+     "... ) have formulas in gradarray.scipy.stats"),
+    ("non-differentiable", "runs on GradArrays; its result carries no gradient"),
+    ("unsupported", "SciPy's own function runs; a tracked argument gives a GradientLostWarning (an "
+     "error in strict mode), never a silent constant"),
+)
 
 
 def _public(module_name):
