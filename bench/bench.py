@@ -8,13 +8,16 @@ Workloads (forward + backward each, median of repeated runs after warm-up):
   chain_small  60 elementwise ufuncs on n=10 and n=100 arrays: microseconds per op (overhead)
   chain_large  the same chain at n=10^6: ratio to the hand-written NumPy forward+backward (floor)
   mlp          one training step of a 784-256-10 MLP, batch 256, softmax cross-entropy: ratio to floor
+  jit          ga.jit(ga.value_and_grad(f)): the first two calls (trace, then trace + validation)
+               against the replay of later calls; chain/mlp tables also have a "ga.jit" row
   deep         10^5 sequential scalar ops: backward time, and the 10^4 -> 10^5 scaling (linear?)
   memory       peak traced memory of forward+backward vs the floor (chain at n=10^6), and memory
                still held after backward
   gp, spectral a GP negative log-likelihood (cholesky + solve) and a spectral loss (rfft)
 Peers (optional, `pip install ".[bench]"`): PyTorch CPU, HIPS autograd, MyGrad, JAX eager and
 JAX jit (jit compiles the whole function: a different class of tool, labelled as such).
-BLAS is pinned to one thread so that the comparison measures the same arithmetic.
+BLAS is pinned to one thread so that the comparison measures the same arithmetic; the rows of a
+table are sampled round-robin, so that background load on a shared machine hits them alike.
 """
 from __future__ import annotations
 
@@ -59,6 +62,33 @@ def timeit(fn, repeat=7, min_time=0.05):
             fn()
         samples.append((time.perf_counter() - t) / n)
     return statistics.median(samples)
+
+
+def timeit_all(runners, repeat=7, min_time=0.05):
+    """``timeit`` for the rows of one table, sampled round-robin (each round times every runner
+    once), so that background load drifting during the run hits every row alike."""
+    counts = {}
+    for name, fn in runners.items():
+        fn()
+        fn()
+        n = 1
+        while True:
+            t = time.perf_counter()
+            for _ in range(n):
+                fn()
+            if time.perf_counter() - t >= min_time or n >= 1 << 20:
+                break
+            n *= 2
+        counts[name] = n
+    samples = {name: [] for name in runners}
+    for _ in range(repeat):
+        for name, fn in runners.items():
+            gc.collect()
+            t = time.perf_counter()
+            for _ in range(counts[name]):
+                fn()
+            samples[name].append((time.perf_counter() - t) / counts[name])
+    return {name: statistics.median(v) for name, v in samples.items()}
 
 
 # ------------------------------------------------------------------------------------ the chain
@@ -150,6 +180,8 @@ def chain_runners(x0, peers):
         xg.grad = None
         chain_numpy(xg).backward()
     runners["gradarray"] = run_ga
+    jitted = ga.jit(ga.value_and_grad(chain_numpy))
+    runners["gradarray ga.jit (replay)"] = lambda: jitted(x0)
     if "torch" in peers:
         torch = peers["torch"]
         xt = torch.tensor(x0, requires_grad=True)
@@ -224,6 +256,8 @@ def mlp_runners(peers, batch=256, d_in=784, hidden=256, d_out=10):
             p.grad = None
         mlp_loss(*gparams, X, Y).backward()
     runners["gradarray"] = run_ga
+    jitted = ga.jit(ga.value_and_grad(mlp_loss, argnums=(0, 1, 2, 3)))
+    runners["gradarray ga.jit (replay)"] = lambda: jitted(*params, X, Y)
     if "torch" in peers:
         torch = peers["torch"]
         tp = [torch.tensor(p, requires_grad=True) for p in params]
@@ -272,6 +306,38 @@ def mlp_runners(peers, batch=256, d_in=784, hidden=256, d_out=10):
         jgj = jax.jit(jg)
         runners["JAX jit (compiled, different class)"] = lambda: jax.block_until_ready(jgj(jp))
     return runners
+
+
+def jit_costs(repeat):
+    """ga.jit's one-off costs next to its replay: the first call (eager + trace), the second
+    (eager + trace + compare + compile + one validating replay), then a replay."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, 784))
+    Y = np.eye(10)[rng.integers(0, 10, 256)]
+    params = [rng.standard_normal((784, 256)) * 0.05, np.zeros(256),
+              rng.standard_normal((256, 10)) * 0.05, np.zeros(10)]
+    cases = [("chain n=100", ga.value_and_grad(chain_numpy), (np.random.default_rng(0).random(100),)),
+             ("chain n=10^6", ga.value_and_grad(chain_numpy),
+              (np.random.default_rng(0).random(10 ** 6),)),
+             ("mlp step", ga.value_and_grad(mlp_loss, argnums=(0, 1, 2, 3)), (*params, X, Y))]
+    rows = []
+    for name, f, args in cases:
+        firsts, seconds = [], []
+        for _ in range(max(2, repeat // 2)):
+            jitted = ga.jit(f)
+            t0 = time.perf_counter()
+            jitted(*args)
+            t1 = time.perf_counter()
+            jitted(*args)
+            t2 = time.perf_counter()
+            firsts.append(t1 - t0)
+            seconds.append(t2 - t1)
+        both = timeit_all({"replay": lambda: jitted(*args), "eager": lambda: f(*args)}, repeat)
+        replay, eager = both["replay"], both["eager"]
+        rows.append([name, f"{statistics.median(firsts) * 1e3:.2f}",
+                     f"{statistics.median(seconds) * 1e3:.2f}", f"{eager * 1e3:.3f}",
+                     f"{replay * 1e3:.3f}", f"{eager / replay:.1f}x"])
+    return rows
 
 
 # ------------------------------------------------------------------------------------ deep graph
@@ -378,8 +444,8 @@ def main():
         results = {}
         for n in (10, 100):
             x0 = np.random.default_rng(0).random(n)
-            for name, fn in chain_runners(x0, peers).items():
-                results.setdefault(name, {})[n] = timeit(fn, repeat) / N_OPS * 1e6
+            for name, t in timeit_all(chain_runners(x0, peers), repeat).items():
+                results.setdefault(name, {})[n] = t / N_OPS * 1e6
         torch_ref = results.get("torch CPU (eager)")
         for name, r in results.items():
             ratio = f"{r[10] / torch_ref[10]:.2f}x" if torch_ref else "-"
@@ -390,16 +456,20 @@ def main():
         n = 10 ** 6
         x0 = np.random.default_rng(0).random(n)
         runners = chain_runners(x0, {k: v for k, v in peers.items() if k != "jax" or True})
-        times = {name: timeit(fn, max(3, repeat // 2), min_time=0.2) for name, fn in runners.items()}
+        times = timeit_all(runners, max(3, repeat // 2), min_time=0.2)
         floor = times["numpy floor (hand-written)"]
         rows = [[name, f"{t * 1e3:.1f}", f"{t / floor:.2f}x"] for name, t in times.items()]
         print_table("60-ufunc chain at n=10^6 (forward+backward)", ["tool", "ms", "vs floor"], rows)
     if want("mlp"):
         runners = mlp_runners(peers)
-        times = {name: timeit(fn, repeat, min_time=0.2) for name, fn in runners.items()}
+        times = timeit_all(runners, repeat, min_time=0.2)
         floor = times["numpy floor (hand-written)"]
         rows = [[name, f"{t * 1e3:.2f}", f"{t / floor:.2f}x"] for name, t in times.items()]
         print_table("MLP step 784-256-10, batch 256 (forward+backward)", ["tool", "ms", "vs floor"], rows)
+    if want("jit"):
+        print_table("ga.jit: one-off trace cost vs replay (value_and_grad, ms)",
+                    ["workload", "1st call (trace)", "2nd call (trace+validate)", "eager call",
+                     "replay", "replay speed-up"], jit_costs(repeat))
     if want("deep"):
         t4, t5 = deep_time(10 ** 4), deep_time(10 ** 5)
         print_table("Deep graph: 2x10^5 sequential scalar ops",

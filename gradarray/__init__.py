@@ -23,7 +23,10 @@ from . import array_api  # noqa: F401  (GradArray.__array_namespace__ returns it
 from .trace import trace_numpy
 from . import graph  # noqa: F401
 from .graph import detect_anomaly, draw_graph, profile
+from .jit import jit  # noqa: F401  (record once, replay fast)
 from . import polynomial  # noqa: F401
+from . import _dask  # noqa: F401  (Dask backend, registered when Dask arrays are first seen)
+from ._dask import DaskComputeError, compute
 from . import random  # noqa: F401  (installs numpy.random's tracked generators)
 
 try:                                # SciPy rules: only when SciPy is installed
@@ -45,5 +48,5 @@ __all__ = [
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "set_strict",
     "defvjp", "defvjp_joint", "implements", "nondifferentiable", "primitive", "custom_vjp",
     "register_backend", "linalg", "fft", "testing", "trace_numpy", "polynomial",
-    "graph", "detect_anomaly", "draw_graph", "profile",
+    "graph", "detect_anomaly", "draw_graph", "profile", "compute", "DaskComputeError",
 ]

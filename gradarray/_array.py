@@ -86,6 +86,8 @@ class GradArray(NDArrayOperatorsMixin):
     @property
     def data(self):
         """The raw backend array (numpy or cupy), shared, not copied; it carries no gradient."""
+        if _state.tracer is not None:       # ga.jit: the values leave the tape (a guard)
+            _state.tracer.guard("array", self, None)
         return self._data
 
     @property
@@ -224,15 +226,27 @@ class GradArray(NDArrayOperatorsMixin):
     def numpy(self):
         """A host (CPU) NumPy copy of the values, without gradient tracking."""
         host = _backend.to_host(self._data)
+        if _state.tracer is not None:
+            _state.tracer.guard("array", self, None)
         return host.copy() if host is self._data else host
 
     def item(self, *args):
         if self._data.size != 1 and not args:
             raise ValueError(f"item() needs an array with one element, this one has shape {self.shape}")
-        return self._data.item(*args)
+        value = self._values().item(*args)
+        if _state.tracer is not None:
+            _state.tracer.guard(("item",) + args, self, value)
+        return value
 
     def tolist(self):
-        return self._data.tolist()
+        value = self._values().tolist()
+        if _state.tracer is not None:
+            _state.tracer.guard("tolist", self, value)
+        return value
+
+    def _values(self):
+        """The raw data, computed first when it is a lazy (Dask) graph: an explicit read."""
+        return _backend.to_host(self._data) if _backend.is_lazy(self._data) else self._data
 
     def __array__(self, dtype=None, copy=None):
         if not _backend.is_host_array(self._data):
@@ -250,14 +264,19 @@ class GradArray(NDArrayOperatorsMixin):
                 raise RuntimeError(message)
             warnings.warn(message, GradientLostWarning, stacklevel=2)
         data = self._data
+        if _state.tracer is not None:
+            _state.tracer.guard("array", self, None)
         if dtype is not None and data.dtype != dtype:
             return data.astype(dtype)
         if copy:
             return data.copy()
         return data
 
-    def __dlpack__(self, *args, **kwargs):
-        return self._data.__dlpack__(*args, **kwargs)
+    def __dlpack__(self, /, *, stream=None, max_version=None, dl_device=None, copy=None):
+        # only the keywords given are forwarded: a producer that predates one raises TypeError,
+        # which tells the consumer to retry without it (the DLPack protocol)
+        given = {"stream": stream, "max_version": max_version, "dl_device": dl_device, "copy": copy}
+        return self._data.__dlpack__(**{k: v for k, v in given.items() if v is not None})
 
     def __dlpack_device__(self):
         return self._data.__dlpack_device__()
@@ -277,15 +296,24 @@ class GradArray(NDArrayOperatorsMixin):
 
     def __float__(self):
         self._warn_if_tracked("float()")
-        return float(self._scalar("float"))
+        value = float(self._scalar("float"))
+        if _state.tracer is not None:       # ga.jit: a value read in Python becomes a guard
+            _state.tracer.guard("float", self, value)
+        return value
 
     def __int__(self):
         self._warn_if_tracked("int()")
-        return int(self._scalar("int"))
+        value = int(self._scalar("int"))
+        if _state.tracer is not None:
+            _state.tracer.guard("int", self, value)
+        return value
 
     def __complex__(self):
         self._warn_if_tracked("complex()")
-        return complex(self._scalar("complex"))
+        value = complex(self._scalar("complex"))
+        if _state.tracer is not None:
+            _state.tracer.guard("complex", self, value)
+        return value
 
     def _warn_if_tracked(self, what):
         """float()/int() of a tracked value (also how NumPy stores it into a plain ndarray element)
@@ -301,19 +329,26 @@ class GradArray(NDArrayOperatorsMixin):
     def __index__(self):
         if self._data.dtype.kind not in "iub":
             raise TypeError(f"only integer arrays can be used as an index, not {self.dtype}")
-        return int(self._scalar("index"))
+        value = int(self._scalar("index"))
+        if _state.tracer is not None:
+            _state.tracer.guard("int", self, value)
+        return value
 
     def __bool__(self):
         if self._data.size != 1:
             raise ValueError(f"the truth value of an array with {self._data.size} elements is "
                              "ambiguous; use a.any() or a.all()")
-        return bool(self._data)
+        value = bool(self._data)
+        if _state.tracer is not None:
+            _state.tracer.guard("bool", self, value)
+        return value
 
     def _scalar(self, what):
         if self._data.size != 1:
             raise TypeError(f"only arrays with one element can be converted to a Python {what}, "
                             f"this one has shape {self.shape}")
-        return self._data.item() if hasattr(self._data, "item") else self._data
+        data = self._values()
+        return data.item() if hasattr(data, "item") else data
 
     def __len__(self):
         if self._data.ndim == 0:
@@ -345,12 +380,16 @@ class GradArray(NDArrayOperatorsMixin):
         return leaf
 
     def __reduce__(self):
-        return (upper.rebuild, (self.numpy(), str(self.device), self._requires_grad and self._node is None))
+        values = self._data if _backend.is_lazy(self._data) else self.numpy()    # Dask: the graph
+        return (upper.rebuild, (values, str(self.device), self._requires_grad and self._node is None))
 
     # ---------------------------------------------------------------- repr
     def __repr__(self):
-        body = repr(_backend.to_host(self._data)) if _backend.is_host_array(self._data) \
-            else f"array({_backend.to_host(self._data)!r})"
+        if _backend.is_lazy(self._data):       # a Dask graph: show it, never compute it
+            body = repr(self._data)
+        else:
+            body = repr(_backend.to_host(self._data)) if _backend.is_host_array(self._data) \
+                else f"array({_backend.to_host(self._data)!r})"
         if body.startswith("array("):
             body = "GradArray(" + body[len("array("):-1]
         else:
@@ -368,24 +407,30 @@ class GradArray(NDArrayOperatorsMixin):
         return body + ")"
 
     def __str__(self):
+        if _backend.is_lazy(self._data):
+            return str(self._data)
         return str(_backend.to_host(self._data))
 
     def __format__(self, spec):
         if self._data.ndim == 0:
-            return format(self._data.item(), spec)
+            return format(self._values().item(), spec)
         return str(self)
 
     # ---------------------------------------------------------------- NumPy protocols
     # __array_ufunc__, __array_function__ and the operators are installed by _dispatch
 
     def __array_namespace__(self, /, *, api_version=None):
-        return upper.array_namespace
+        return upper.array_namespace(api_version)
 
     # ---------------------------------------------------------------- indexing
     def __getitem__(self, index):
+        if _state.tracer is not None:       # ga.jit records the read
+            return _state.tracer.getitem(upper.getitem, self, index)
         return upper.getitem(self, index)
 
     def __setitem__(self, index, value):
+        if _state.tracer is not None:       # ga.jit records the write
+            return _state.tracer.setitem(upper.setitem, self, index, value)
         upper.setitem(self, index, value)
 
 

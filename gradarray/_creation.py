@@ -213,7 +213,7 @@ LIKE_CREATION = {np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.a
 def create_like(func, like, args, kwargs):
     if func in (np.array, np.asarray, np.asanyarray) and args and _contains_gradarray(args[0]):
         return asarray(args[0], dtype=kwargs.get("dtype"))
-    raw = func(*args, like=like._data, **kwargs)
+    raw = _backend.create_like(func, like._data, *args, **kwargs)
     if type(raw) is GradArray:
         return raw
     return _make(raw)

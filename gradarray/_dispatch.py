@@ -38,7 +38,7 @@ def _check_devices(raws):
             kinds.setdefault(_backend.CPU, None)
         elif _is_array_result(r) and not isinstance(r, np.generic):
             kinds.setdefault(_backend.device_of(r), None)
-    if len(kinds) > 1:
+    if len(kinds) > 1 and not _backend.mixes_with_host(kinds):
         names = " and ".join(sorted(kinds))
         raise ValueError(f"arrays on different devices ({names}) cannot be mixed in one operation; "
                          "move them first with .to_device(...)")
@@ -80,7 +80,11 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
         # x is a GradArray (the only input that can have dispatched here); on a device, the type
         # of the result sends the call to the general path
         dx = x._data
+        if type(dx) is not _ndarray and ufunc in DEVICE_UFUNC_FALLBACKS:   # np.spacing on CuPy
+            return _apply_ufunc_general(ufunc, inputs, None)
         result = ufunc(dx)
+        if _state.tracer is not None:       # ga.jit records the backend call
+            result = _state.tracer.call(ufunc, (dx,), None, result)
         if not (x._requires_grad and _state.enabled and type(result) is _ndarray):
             return _finish_ufunc(ufunc, inputs, result, x._requires_grad)
         rule = RULES.get(ufunc)
@@ -103,6 +107,8 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
                 and (type(dy) is _ndarray or ty in _SCALARS)):
             return _apply_ufunc_general(ufunc, inputs, None)
         result = ufunc(dx, dy)
+        if _state.tracer is not None:
+            result = _state.tracer.call(ufunc, (dx, dy), None, result)
         rx = tx is GradArray and x._requires_grad
         ry = ty is GradArray and y._requires_grad
         if not ((rx or ry) and _state.enabled and type(result) is _ndarray):
@@ -198,6 +204,9 @@ def _ufunc_other_call(ufunc, method, inputs, kwargs):
     """Ufunc calls off the hot path: keywords, more than two inputs, ufunc methods."""
     if _has_foreign_operand(inputs):
         return NotImplemented
+    tracer = _state.tracer
+    if tracer is not None and tracer.depth == 0 and (method != "__call__" or kwargs):
+        return tracer.ufunc_call(_ufunc_other_call, ufunc, method, inputs, kwargs)    # ga.jit
     inputs, _ = _lift_lists(inputs, {})
     if method == "__call__":
         if kwargs:
@@ -206,7 +215,24 @@ def _ufunc_other_call(ufunc, method, inputs, kwargs):
     impl = UFUNC_METHODS.get((ufunc, method)) or UFUNC_METHODS.get(method)
     if impl is None:
         raise TypeError(f"np.{ufunc.__name__}.{method} is not supported on GradArrays")
+    lazy = _lazy_operand(inputs, kwargs) if _backend.LAZY else None
+    if lazy is not None:
+        with lazy.no_compute(f"np.{ufunc.__name__}.{method}"):
+            return impl(ufunc, *inputs, **kwargs)
     return impl(ufunc, *inputs, **kwargs)
+
+
+def _lazy_operand(args, kwargs):
+    """The lazy backend (Dask) of the first GradArray argument over lazy data, else None."""
+    def raws(values):
+        for a in values:
+            if type(a) is GradArray:
+                yield a._data
+            elif type(a) is list or type(a) is tuple:
+                yield [x._data if type(x) is GradArray else x for x in a]
+            else:
+                yield a
+    return _backend.lazy_backend(raws(args), raws(kwargs.values()))
 
 
 def apply_ufunc(ufunc, inputs, kwargs=None):
@@ -283,6 +309,8 @@ def _apply_ufunc_general(ufunc, inputs, kwargs):
         datas = [_host_scalar_for_device(d) for d in datas]
         inputs = tuple(_host_scalar_for_device(x) for x in inputs)     # as saved for backward
     result = ufunc(*datas, **kwargs) if kwargs else ufunc(*datas)
+    if _state.tracer is not None:
+        result = _state.tracer.call(ufunc, datas, kwargs, result)
     return _finish_ufunc(ufunc, inputs, result, tracked)
 
 
@@ -365,6 +393,8 @@ def _ufunc_with_kwargs(ufunc, inputs, kwargs):
 def apply_function(func, rule, args, kwargs):
     """Call a NumPy function on raw data and record a node for ``rule``."""
     if "out" in kwargs and kwargs["out"] is not None:
+        if _state.tracer is not None:
+            return _state.tracer.with_out(upper.function_with_out, func, args, kwargs)
         return upper.function_with_out(func, args, kwargs)
     raw_args = list(args)
     edges = []
@@ -399,7 +429,13 @@ def apply_function(func, rule, args, kwargs):
         args, kwargs = _device_constants(args), _device_constants(kwargs)
         raw_args, raw_kwargs = _device_constants(raw_args), _device_constants(raw_kwargs)
         _check_devices([s._data for s in saved])
-    result = func(*raw_args, **raw_kwargs)
+    lazy = _backend.lazy_backend(raw_args, raw_kwargs.values()) if _backend.LAZY else None
+    if lazy is None:
+        result = func(*raw_args, **raw_kwargs)
+    else:                       # Dask data: builds the graph, never computes it
+        result = lazy.call(func, raw_args, raw_kwargs)
+    if _state.tracer is not None:
+        result = _state.tracer.call(func, raw_args, raw_kwargs, result)
     if not edges or not _state.enabled:
         out = wrap_untracked(result)
         if rule.view and type(out) is GradArray and saved:
@@ -414,7 +450,10 @@ def _share_version(out, source):
 
 
 def _may_share_memory(a, b):
-    """np.may_share_memory dispatches to the backend (CuPy has it); unknown backends: assume yes."""
+    """np.may_share_memory dispatches to the backend (CuPy has it); unknown backends: assume yes.
+    Lazy arrays (Dask) have no views: writing into a slice of one leaves the base as it was."""
+    if _backend.LAZY and (_backend.is_lazy(a) or _backend.is_lazy(b)):
+        return False
     try:
         return bool(np.may_share_memory(a, b))
     except (TypeError, NotImplementedError):
@@ -515,7 +554,13 @@ def apply_untracked(func, args, kwargs):
         raw_args, raw_kwargs = _device_constants(raw_args), _device_constants(raw_kwargs)
         _check_devices(arrays)
     out_arg = raw_kwargs.get("out")
-    result = func(*raw_args, **raw_kwargs)
+    lazy = _backend.lazy_backend(raw_args, raw_kwargs.values()) if _backend.LAZY else None
+    if lazy is None:
+        result = func(*raw_args, **raw_kwargs)
+    else:
+        result = lazy.call(func, raw_args, raw_kwargs)
+    if _state.tracer is not None:
+        result = _state.tracer.call(func, raw_args, raw_kwargs, result)
     if out_arg is not None and type(kwargs.get("out")) is GradArray:
         note_write(kwargs["out"]._version, kwargs["out"]._data)
         return kwargs["out"]
@@ -577,6 +622,12 @@ def _array_function(self, func, types, args, kwargs):
         args, kwargs = _lift_lists(args, kwargs)
     impl = IMPLEMENTATIONS.get(func)
     if impl is not None:
+        lazy = _lazy_operand(args, kwargs) if _backend.LAZY else None
+        if lazy is not None:            # a composite's own Python code must not compute Dask data
+            with lazy.no_compute(func):
+                return impl(*args, **kwargs)
+        if _state.tracer is not None:       # ga.jit: a composite is replayed as one unit
+            return _state.tracer.implementation(func, impl, args, kwargs)
         return impl(*args, **kwargs)
     rule = RULES.get(func)
     if rule is not None:

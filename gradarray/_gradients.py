@@ -38,7 +38,7 @@ def fit_gradient(g, shape, dtype, node=None, where=None):
             if g.shape != shape:
                 g = np.reshape(g, shape)
         elif _broadcasts_to(gshape, shape):
-            g = np.broadcast_to(g, shape)   # a VJP may return a smaller gradient (a scalar)
+            g = _backend.call(np.broadcast_to, g, shape)    # a VJP may return a smaller gradient
         else:
             name = node.rule.name if node is not None else "a rule"
             raise ValueError(

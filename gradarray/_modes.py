@@ -17,6 +17,9 @@ class _ThreadState(threading.local):
     # costs one attribute read per recorded call / backward step
     on_record = None    # on_record(node, output) after a call is recorded
     watch = None        # an object with before(node), after(node), input_grad(node, where, g)
+    # ga.jit's recorder while it traces a call (gradarray/_trace_program.Tracer): dispatch hands it
+    # each backend call, GradArray each value read, backward the pass; None costs one attribute read
+    tracer = None
 
 
 _state = _ThreadState()

@@ -240,7 +240,15 @@ def backward(roots, root_grads, retain_graph=None, create_graph=False, capture=N
     nodes. Forward recording stays concurrent.
     """
     with _BACKWARD_LOCK:
-        _backward(roots, root_grads, retain_graph, create_graph, capture)
+        if _state.tracer is not None:       # ga.jit records the pass as replayable steps
+            return _state.tracer.backward(_backward, roots, root_grads, retain_graph, create_graph,
+                                          capture)
+        lazy = _backend.lazy_backend([r._data for r in roots], root_grads) if _backend.LAZY else None
+        if lazy is None:
+            _backward(roots, root_grads, retain_graph, create_graph, capture)
+        else:       # a Dask graph: backward builds the gradient graph and must not compute
+            with lazy.no_compute("backward"):
+                _backward(roots, root_grads, retain_graph, create_graph, capture)
 
 
 # re-entrant: a VJP may itself call ga.grad (a custom_vjp written with the functional API)
@@ -377,6 +385,8 @@ def _backward(roots, root_grads, retain_graph, create_graph, capture):
 def _send_to_leaf(leaf, g, create_graph, capture, owned, hooked):
     if type(g) is MaskedGradient:
         g = g.values
+    if _backend.LAZY and _backend.is_lazy(leaf._data):     # Dask: the leaf's own chunks
+        g = _backend.LAZY[type(leaf._data)].leaf_gradient(g, leaf._data)
     if hooked is not None and getattr(leaf, "_hooks", None):
         entry = hooked.get(id(leaf))
         if type(g) is SparseGradient:

@@ -12,6 +12,8 @@ import bisect
 
 import numpy as np
 
+from . import _backend
+
 
 def _check_versions(node):
     for counter, seen, raw in node.versions:
@@ -87,6 +89,8 @@ def _byte_bounds(raw):
     """(low, high) byte addresses spanned by ``raw``, or None when they cannot be known."""
     if type(raw) is tuple:          # already the bounds (saved values packed by saved_values_hooks)
         return raw
+    if _backend.LAZY and _backend.is_lazy(raw):
+        return None                 # a Dask array is a graph, not memory: unknown (conservative)
     try:
         if isinstance(raw, (np.ndarray, np.generic)):
             if isinstance(raw, np.generic):

@@ -1,4 +1,4 @@
-"""The array API namespace of GradArray (https://data-apis.org/array-api/, version 2024.12).
+"""GradArray's array API namespace (https://data-apis.org/array-api/): versions 2025.12 and 2024.12.
 
 ``GradArray.__array_namespace__()`` returns this module, so libraries written against the standard
 (SciPy with ``SCIPY_ARRAY_API=1``, anything calling ``array_api_compat.array_namespace(x)``) compute
@@ -8,26 +8,41 @@ differentiated.
 Every function calls the NumPy function of the same meaning on GradArrays, so recording goes through
 the normal dispatch and the rules of ``gradarray.overrides``; this module only translates the
 standard's names and signatures (``concat``, ``permute_dims``, ``pow``, ``acos``,
-``std(correction=)``, ``sort(descending=)``, ...). Results are always GradArrays, also when NumPy
-returns a scalar or a plain array (e.g. all inputs were Python scalars). Creation functions take
-``device=`` ("cpu", "cuda", ...). ``linalg`` and ``fft`` are ``gradarray.linalg`` and
-``gradarray.fft``.
+``std(correction=)``, ``sort(descending=)``, ...). Every function has the standard's exact
+signature (names, positional-only and keyword-only markers, defaults): each is a real ``def``;
+the elementwise ones come from two factories, one per arity (``f(x, /)`` and ``f(x1, x2, /)``).
+Results are always GradArrays, also when NumPy returns a scalar or a plain array (e.g. all inputs
+were Python scalars). Creation functions take ``device=`` ("cpu", "cuda", ...). ``linalg`` and
+``fft`` are the standard's extensions (``_array_api_linalg``, ``_array_api_fft``: the standard's
+signatures over ``gradarray.linalg`` and ``gradarray.fft``).
+
+Versions: this module is the 2025.12 namespace (``__array_api_version__``), and what
+``x.__array_namespace__()`` returns. ``x.__array_namespace__(api_version=v)`` accepts "2021.12"
+to "2025.12"; for v up to "2024.12" it returns a copy of this namespace that differs where 2025.12
+broke compatibility: ``broadcast_arrays``, ``meshgrid`` and ``info.devices()`` return lists, not
+tuples, and ``__array_api_version__`` is "2024.12". Other versions raise ValueError.
 """
 from __future__ import annotations
 
 import builtins
+import functools
+import operator
 import sys
+import types
+from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_index
 
 from . import _backend
 from . import _creation as _c
-from . import fft, linalg  # noqa: F401  (the standard's extensions, as attributes of the namespace)
+from . import _array_api_fft as fft
+from . import _array_api_linalg as linalg
 from ._array import GradArray
+from ._array_api_linalg import matmul, matrix_transpose, tensordot, vecdot  # noqa: F401
 from ._tables import bind_upper
 
-__array_api_version__ = "2024.12"
+__array_api_version__ = "2025.12"
+_OLDER_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12")
 
 # ------------------------------------------------------------------------------- constants, dtypes
 e = np.e
@@ -66,8 +81,20 @@ def can_cast(from_, to, /):
     return np.can_cast(_dtype_of(from_), to)
 
 
+class finfo_object(NamedTuple):
+    """What ``finfo`` returns: the standard's fields, the floating-point ones as Python floats."""
+    bits: int
+    eps: float
+    max: float
+    min: float
+    smallest_normal: float
+    dtype: np.dtype
+
+
 def finfo(type, /):  # noqa: A002
-    return np.finfo(_dtype_of(type))
+    fi = np.finfo(_dtype_of(type))      # complex64 -> float32's limits, dtype float32
+    return finfo_object(int(fi.bits), float(fi.eps), float(fi.max), float(fi.min),
+                        float(fi.smallest_normal), fi.dtype)
 
 
 def iinfo(type, /):  # noqa: A002
@@ -95,8 +122,12 @@ def isdtype(dtype, kind):
 
 
 # ------------------------------------------------------------------------------- creation
-asarray = _c.asarray
-from_dlpack = _c.from_dlpack
+def asarray(obj, /, *, dtype=None, device=None, copy=None):
+    return _c.asarray(obj, dtype=dtype, device=device, copy=copy)
+
+
+def from_dlpack(x, /, *, device=None, copy=None):
+    return _c.from_dlpack(x, device=device, copy=copy)
 
 
 def _float_default(dtype):
@@ -139,7 +170,7 @@ def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
 def _like(make):
     def like(x, /, *, dtype=None, device=None):
         return make(x, dtype, device=device)
-    like.__name__ = make.__name__
+    like.__name__ = like.__qualname__ = make.__name__
     return like
 
 
@@ -153,7 +184,7 @@ def full_like(x, /, fill_value, *, dtype=None, device=None):
 
 
 def meshgrid(*arrays, indexing="xy"):
-    return list(np.meshgrid(*arrays, indexing=indexing))
+    return tuple(np.meshgrid(*arrays, indexing=indexing))      # a list before 2025.12
 
 
 def tril(x, /, *, k=0):
@@ -165,32 +196,53 @@ def triu(x, /, *, k=0):
 
 
 # ------------------------------------------------------------------------------- elementwise
-def _elementwise(np_func, name):
-    def f(*args):
-        return _ga(np_func(*args))
-    f.__name__ = name
+def _unary(np_func, name):
+    def f(x, /):
+        return _ga(np_func(x))
+    return _named(f, name, np_func)
+
+
+def _binary(np_func, name):
+    def f(x1, x2, /):
+        return _ga(np_func(x1, x2))
+    return _named(f, name, np_func)
+
+
+def _named(f, name, np_func):
+    f.__name__ = f.__qualname__ = name
     f.__doc__ = f"Array API ``{name}``: ``np.{np_func.__name__}`` on GradArrays."
     return f
 
 
-_ELEMENTWISE = {
-    # the standard's name -> NumPy's function, where they differ
-    "acos": np.arccos, "acosh": np.arccosh, "asin": np.arcsin, "asinh": np.arcsinh,
-    "atan": np.arctan, "atan2": np.arctan2, "atanh": np.arctanh, "pow": np.power,
-    "bitwise_invert": np.invert, "bitwise_left_shift": np.left_shift,
-    "bitwise_right_shift": np.right_shift,
+_RENAMED = {   # the standard's name -> NumPy's, where they differ
+    "acos": "arccos", "acosh": "arccosh", "asin": "arcsin", "asinh": "arcsinh", "atan": "arctan",
+    "atanh": "arctanh", "atan2": "arctan2", "pow": "power", "bitwise_invert": "invert",
+    "bitwise_left_shift": "left_shift", "bitwise_right_shift": "right_shift",
 }
-for _name in ("abs", "add", "bitwise_and", "bitwise_or", "bitwise_xor", "ceil", "conj", "copysign",
-              "cos", "cosh", "divide", "equal", "exp", "expm1", "floor", "floor_divide", "greater",
-              "greater_equal", "hypot", "imag", "isfinite", "isinf", "isnan", "less", "less_equal",
-              "log", "log1p", "log2", "log10", "logaddexp", "logical_and", "logical_not",
-              "logical_or", "logical_xor", "maximum", "minimum", "multiply", "negative",
-              "nextafter", "not_equal", "positive", "real", "reciprocal", "remainder", "sign",
-              "signbit", "sin", "sinh", "square", "sqrt", "subtract", "tan", "tanh", "trunc"):
-    _ELEMENTWISE[_name] = getattr(np, _name)
-for _name, _func in _ELEMENTWISE.items():
-    globals()[_name] = _elementwise(_func, _name)
-del _name, _func
+_UNARY = ("abs", "acos", "acosh", "asin", "asinh", "atan", "atanh", "bitwise_invert", "ceil",
+          "conj", "cos", "cosh", "exp", "expm1", "floor", "imag", "isfinite", "isinf", "isnan",
+          "log", "log1p", "log2", "log10", "logical_not", "negative", "positive", "real",
+          "reciprocal", "signbit", "sin", "sinh", "square", "sqrt", "tan", "tanh", "trunc")
+_BINARY = ("add", "atan2", "bitwise_and", "bitwise_left_shift", "bitwise_or", "bitwise_right_shift",
+           "bitwise_xor", "copysign", "divide", "equal", "floor_divide", "greater", "greater_equal",
+           "hypot", "less", "less_equal", "logaddexp", "logical_and", "logical_or", "logical_xor",
+           "maximum", "minimum", "multiply", "nextafter", "not_equal", "pow", "remainder",
+           "subtract")
+for _arity, _names in ((_unary, _UNARY), (_binary, _BINARY)):
+    for _name in _names:
+        globals()[_name] = _arity(getattr(np, _RENAMED.get(_name, _name)), _name)
+del _arity, _names, _name
+
+
+def sign(x, /):
+    x = _ga(x)
+    if x.dtype.kind != "c":
+        return _ga(np.sign(x))
+    # complex: x / |x| (0 at 0), smooth away from 0, so written with differentiable calls
+    # (np.sign's rule is a step function's); the standard's special cases follow from the division
+    magnitude = np.abs(x)
+    zero = magnitude == 0
+    return np.where(zero, 0, x / np.where(zero, 1, magnitude)).astype(x.dtype, copy=False)
 
 
 def round(x, /):  # noqa: A001
@@ -204,28 +256,16 @@ def clip(x, /, min=None, max=None):  # noqa: A002
 
 
 # ------------------------------------------------------------------------------- linear algebra
-def matmul(x1, x2, /):
-    return _ga(np.matmul(x1, x2))
-
-
-def matrix_transpose(x, /):
-    return np.swapaxes(x, -1, -2)
-
-
-def tensordot(x1, x2, /, *, axes=2):
-    return _ga(np.tensordot(x1, x2, axes=axes))
-
-
-def vecdot(x1, x2, /, *, axis=-1):
-    if axis != -1:       # np.vecdot contracts the last axis; its axis= keyword is a gufunc option
-        x1 = np.moveaxis(x1, normalize_axis_index(axis, np.ndim(x1)), -1)
-        x2 = np.moveaxis(x2, normalize_axis_index(axis, np.ndim(x2)), -1)
-    return _ga(np.vecdot(x1, x2))
+# matmul, matrix_transpose, tensordot, vecdot: imported from _array_api_linalg (also linalg.*)
 
 
 # ------------------------------------------------------------------------------- manipulation
 def broadcast_arrays(*arrays):
-    return list(np.broadcast_arrays(*arrays))
+    return tuple(np.broadcast_arrays(*arrays))      # a list before 2025.12
+
+
+def broadcast_shapes(*shapes):
+    return tuple(np.broadcast_shapes(*shapes))      # () for no shapes; ValueError if incompatible
 
 
 def broadcast_to(x, /, shape):
@@ -238,7 +278,8 @@ def concat(arrays, /, *, axis=0):
     return np.concatenate(list(arrays), axis=axis)
 
 
-def expand_dims(x, /, axis=0):
+def expand_dims(x, /, axis):
+    # a tuple (2025.12) counts its positions in the result, as np.expand_dims does
     return np.expand_dims(x, axis)
 
 
@@ -259,8 +300,7 @@ def repeat(x, repeats, /, *, axis=None):
 
 
 def reshape(x, /, shape, *, copy=None):
-    out = np.reshape(x, shape)
-    return np.copy(out) if copy else out
+    return np.reshape(x, shape, copy=copy)      # copy=False raises where a copy is needed
 
 
 def roll(x, /, shift, *, axis=None):
@@ -310,11 +350,17 @@ def nonzero(x, /):
 
 
 def searchsorted(x1, x2, /, *, side="left", sorter=None):
+    # x2 may be a Python scalar (2025.12): the result is then 0-d
     return _ga(np.searchsorted(x1, x2, side=side, sorter=sorter))
 
 
 def where(condition, x1, x2, /):
     return _ga(np.where(condition, x1, x2))
+
+
+def isin(x1, x2, /, *, invert=False):
+    # 2025.12; x1 or x2 may be a Python scalar (a scalar x1 gives a 0-d result)
+    return _ga(np.isin(x1, x2, invert=invert))
 
 
 def unique_all(x, /):
@@ -351,7 +397,7 @@ def sort(x, /, *, axis=-1, descending=False, stable=True):
 def _reduction(np_func, name):
     def f(x, /, *, axis=None, keepdims=False):
         return _ga(np_func(x, axis=axis, keepdims=keepdims))
-    f.__name__ = name
+    f.__name__ = f.__qualname__ = name
     return f
 
 
@@ -378,24 +424,20 @@ def var(x, /, *, axis=None, correction=0.0, keepdims=False):
     return _ga(np.var(x, axis=axis, ddof=correction, keepdims=keepdims))
 
 
-def _cumulative(np_func):
-    def f(x, /, *, axis=None, dtype=None, include_initial=False):
-        if axis is None:
-            if x.ndim > 1:
-                raise ValueError("axis must be given for arrays with more than one dimension")
-            axis = 0
-        out = np_func(x, axis=axis, dtype=dtype)
-        if include_initial:       # prepend the empty sum (0) or empty product (1)
-            first = [slice(None)] * out.ndim
-            first[axis] = slice(0, 1)
-            initial = (_c.zeros_like if np_func is np.cumsum else _c.ones_like)(out[tuple(first)])
-            out = np.concatenate([initial, out], axis=axis)
-        return out
-    return f
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    # np.cumulative_sum: axis=None needs a 1-D x; include_initial on an empty axis gives [0]
+    return _ga(np.cumulative_sum(x, axis=_one_axis(axis), dtype=dtype,
+                                 include_initial=include_initial))
 
 
-cumulative_sum = _cumulative(np.cumsum)
-cumulative_prod = _cumulative(np.cumprod)
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+    return _ga(np.cumulative_prod(x, axis=_one_axis(axis), dtype=dtype,
+                                  include_initial=include_initial))
+
+
+def _one_axis(axis):
+    """An int (TypeError for a tuple, as np.cumsum), or None."""
+    return axis if axis is None else operator.index(axis)
 
 
 def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
@@ -409,7 +451,11 @@ def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
 
 # ------------------------------------------------------------------------------- inspection
 class _Info:
-    """What ``__array_namespace_info__()`` returns."""
+    """What ``__array_namespace_info__()`` returns; ``sequence``: the type ``devices()`` returns
+    (tuple from 2025.12 on, list before)."""
+
+    def __init__(self, sequence=tuple):
+        self._sequence = sequence
 
     def capabilities(self):
         return {"boolean indexing": True, "data-dependent shapes": True, "max dimensions": 64}
@@ -424,7 +470,7 @@ class _Info:
             devices += [_backend.Device(f"cuda:{i}") for i in range(cupy.cuda.runtime.getDeviceCount())]
         except Exception:      # no CuPy or no GPU
             pass
-        return devices
+        return self._sequence(devices)
 
     def default_dtypes(self, *, device=None):
         return {"real floating": float64, "complex floating": complex128, "integral": int64,
@@ -444,7 +490,47 @@ def __array_namespace_info__():
     return _Info()
 
 
-# ------------------------------------------------------------------------------- subnamespaces
+# ------------------------------------------------------------------------------- versions
+def _broadcast_arrays_list(*arrays):
+    return list(broadcast_arrays(*arrays))
 
 
-bind_upper(array_namespace=sys.modules[__name__])
+def _meshgrid_list(*arrays, indexing="xy"):
+    return list(meshgrid(*arrays, indexing=indexing))
+
+
+def _info_with_lists():
+    return _Info(sequence=list)
+
+
+_FORMS_2024_12 = {"broadcast_arrays": _broadcast_arrays_list, "meshgrid": _meshgrid_list,
+                  "__array_namespace_info__": _info_with_lists}
+for _name, _func in _FORMS_2024_12.items():
+    _func.__name__ = _func.__qualname__ = _name
+del _name, _func
+
+
+@functools.cache
+def _namespace_2024_12():
+    """The namespace for api_version "2021.12" to "2024.12": this one, except what 2025.12 changed
+    from lists to tuples. Built on first use, so that attributes other modules add to this namespace
+    after import (``special``) are in it too."""
+    ns = types.ModuleType(f"{__name__}[2024.12]", __doc__)
+    ns.__dict__.update((k, v) for k, v in globals().items()
+                       if not (k.startswith("__") and k.endswith("__")))
+    ns.__dict__.update(_FORMS_2024_12)
+    ns.__array_api_version__ = "2024.12"
+    return ns
+
+
+def _namespace(api_version=None):
+    """``GradArray.__array_namespace__(api_version=...)``."""
+    if api_version is None or api_version == __array_api_version__:
+        return sys.modules[__name__]
+    if api_version in _OLDER_VERSIONS:
+        return _namespace_2024_12()
+    raise ValueError(f"gradarray supports the array API versions {', '.join(_OLDER_VERSIONS)} and "
+                     f"{__array_api_version__}, not {api_version!r}")
+
+
+bind_upper(array_namespace=_namespace)

@@ -16,6 +16,15 @@ Usage::
     python -m gradarray.coverage --unsupported      # only the unsupported functions
     python -m gradarray.coverage --write-baseline tests/coverage_baseline.txt
     python -m gradarray.coverage --scipy            # the SciPy table (gradarray/scipy/_coverage.py)
+    python -m gradarray.coverage --device cuda      # the table on CuPy-backed GradArrays
+    python -m gradarray.coverage --device cuda --markdown
+
+``--device cuda`` gives each function its status on CuPy data, computed against the installed CuPy
+(gradarray/_cupy_oracle.py reads what CuPy has from its modules: no GPU needed): the host status when
+CuPy has the function (a rule's forward calls CuPy's), ``supplied`` when CuPy lacks it and gradarray
+runs its own device composite (gradarray/overrides/device_fallbacks.py), else ``unsupported``.
+Datetime functions are left out (CuPy has no datetime dtypes). The Markdown table also lists the
+NumPy keywords CuPy's function lacks, marked ``*`` where gradarray adapts them on the device.
 
 The baseline pins the status of every function; ``tests/test_coverage.py`` fails when a function that
 was covered becomes unsupported, and when the baseline is stale (regenerate it with the last command).
@@ -31,7 +40,10 @@ import numpy as np
 
 import gradarray  # noqa: F401  (registers every rule)
 from ._creation import LIKE_CREATION
-from ._tables import IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES
+from ._cupy_oracle import cupy_oracle
+from ._tables import DEVICE_UFUNC_FALLBACKS, IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES
+from .overrides.device_fallbacks import DEVICE_FUNCTIONS
+from .overrides.device_keywords import DEVICE_KEYWORDS
 
 try:                                    # the SciPy half, when SciPy is installed
     from gradarray.scipy import _coverage as scipy_coverage
@@ -40,9 +52,15 @@ except ImportError:
 
 STATUSES = ("rule", "composite", "non-differentiable", "like-creation", "unsupported")
 NAMESPACES = ("numpy", "numpy.linalg", "numpy.fft")
+DEVICE_STATUSES = ("rule", "composite", "non-differentiable", "like-creation", "supplied",
+                   "unsupported")
+# no datetime dtypes on CuPy: these are left out of the device table
+DATETIME = frozenset({"np.busday_count", "np.busday_offset", "np.datetime_as_string",
+                      "np.is_busday", "np.isnat"})
 
 __all__ = ["STATUSES", "NAMESPACES", "public_functions", "status_of", "report", "unsupported",
-           "read_baseline", "format_baseline", "compare_with_baseline"]
+           "read_baseline", "format_baseline", "compare_with_baseline", "DEVICE_STATUSES",
+           "device_status_of", "device_report", "missing_keywords"]
 
 
 def _is_dispatched(obj):
@@ -82,11 +100,20 @@ def _in(obj, collection):
         return False
 
 
+def _implementation(func):
+    """The composite registered for ``func``, seen through the device dispatchers of
+    overrides/device_fallbacks.py (which keep the host path as ``.host``)."""
+    impl = IMPLEMENTATIONS.get(func) if _in(func, IMPLEMENTATIONS) else None
+    while impl is not None and hasattr(impl, "host"):
+        impl = impl.host.previous
+    return impl
+
+
 def status_of(func):
     """The status (one of STATUSES) of one NumPy callable."""
     if _in(func, RULES):
         return "rule"
-    if _in(func, IMPLEMENTATIONS):
+    if _implementation(func) is not None:
         return "composite"
     if _in(func, NONDIFFERENTIABLE):
         return "non-differentiable"
@@ -103,6 +130,91 @@ def report(namespaces=NAMESPACES):
 def unsupported(namespaces=NAMESPACES):
     return [name for table in report(namespaces).values() for name, s in table.items()
             if s == "unsupported"]
+
+
+# ------------------------------------------------------------------------------ devices
+def device_status_of(func, oracle):
+    """The status (one of DEVICE_STATUSES) of one NumPy callable on CuPy data, per ``oracle``."""
+    host = status_of(func)
+    if isinstance(func, np.ufunc):
+        has = oracle.ufunc(func.__name__) is not None
+        supplied = _in(func, DEVICE_UFUNC_FALLBACKS)
+    else:
+        has = oracle.function(func) is not None
+        supplied = _in(func, DEVICE_FUNCTIONS) and not DEVICE_FUNCTIONS[func].startswith("keywords")
+    if has:
+        return host
+    return "supplied" if supplied and host != "unsupported" else "unsupported"
+
+
+def device_report(oracle=None, namespaces=NAMESPACES):
+    """``{namespace: {qualified name: device status}}`` against ``oracle`` (default: the installed
+    CuPy); datetime functions are left out."""
+    oracle = oracle or cupy_oracle()
+    if oracle is None:
+        raise RuntimeError("the device table needs CuPy's modules (no GPU): pip install "
+                           "\"gradarray[cuda12]\"")
+    return {ns: {name: device_status_of(f, oracle) for name, f in public_functions(ns).items()
+                 if name not in DATETIME} for ns in namespaces}
+
+
+def missing_keywords(oracle=None, namespaces=NAMESPACES):
+    """``{qualified name: [keyword, ...]}``: NumPy's keywords that CuPy's function lacks, with a
+    ``*`` where gradarray adapts them on the device."""
+    oracle = oracle or cupy_oracle()
+    out = {}
+    for ns in namespaces:
+        for name, f in public_functions(ns).items():
+            if name in DATETIME or isinstance(f, np.ufunc) or _in(f, LIKE_CREATION):
+                continue
+            adapted = DEVICE_KEYWORDS.get(f, ()) if _in(f, DEVICE_KEYWORDS) else ()
+            lacks = sorted(oracle.missing_keywords(f, renamed=False))
+            if lacks:
+                out[name] = [k + ("*" if k in adapted else "") for k in lacks]
+    return out
+
+
+def format_device_summary(rep, oracle):
+    lines = [f"NumPy on CuPy {oracle.version} data ({'installed' if oracle.is_live else 'snapshot'}"
+             f" CuPy, no GPU needed)",
+             f"{'namespace':<14}{'total':>7}" + "".join(f"{s:>20}" for s in DEVICE_STATUSES)]
+    grand = {}
+    for ns, table in list(rep.items()) + [("all", None)]:
+        table = grand if table is None else table
+        if ns != "all":
+            grand.update(table)
+        counts = Counter(table.values())
+        lines.append(f"{ns:<14}{len(table):>7}" + "".join(f"{counts[s]:>20}" for s in DEVICE_STATUSES))
+    supplied = sorted(n for n, s in grand.items() if s == "supplied")
+    lines += ["", f"supplied by gradarray (CuPy lacks them): {', '.join(supplied) or 'none'}",
+              f"left out (datetime): {', '.join(sorted(DATETIME))}"]
+    special = sorted(f.__name__ for f in RULES if isinstance(f, np.ufunc)
+                     and not hasattr(np, f.__name__) and not f.__name__.startswith("_"))
+    if special:         # SciPy's ufuncs reach cupyx.scipy.special by name on CuPy data
+        lacking = [n for n in special if oracle.ufunc(n) is None]
+        lines.append(f"scipy.special ufuncs with a rule: {len(special)}, "
+                     f"{len(special) - len(lacking)} in cupyx.scipy.special; without a device "
+                     f"forward there: {', '.join(lacking)}")
+    return "\n".join(lines)
+
+
+def format_device_markdown(rep, oracle):
+    keywords = missing_keywords(oracle)
+    out = ["| namespace | total | " + " | ".join(DEVICE_STATUSES) + " |",
+           "|---|---:|" + "---:|" * len(DEVICE_STATUSES)]
+    for ns, table in rep.items():
+        counts = Counter(table.values())
+        out.append(f"| {ns} | {len(table)} | " + " | ".join(str(counts[s]) for s in DEVICE_STATUSES)
+                   + " |")
+    for ns, table in rep.items():
+        out += ["", f"### `{ns}` on CuPy {oracle.version}", "",
+                "| function | status | NumPy keywords CuPy lacks (* adapted on the device) |",
+                "|---|---|---|"]
+        for name, status in table.items():
+            how = DEVICE_FUNCTIONS.get(public_functions(ns)[name]) if status == "supplied" else None
+            out.append(f"| `{name}` | {status}{f' ({how})' if how else ''} | "
+                       f"{', '.join(keywords.get(name, []))} |")
+    return "\n".join(out)
 
 
 # ------------------------------------------------------------------------------ formatting
@@ -200,10 +312,27 @@ def main(argv=None):
     group.add_argument("--unsupported", action="store_true", help="list only unsupported functions")
     group.add_argument("--write-baseline", metavar="PATH", help="write the baseline file to PATH")
     group.add_argument("--scipy", action="store_true", help="print the SciPy table (Markdown)")
+    parser.add_argument("--device", choices=("cuda",),
+                        help="the table on device (CuPy) data, against the installed CuPy")
     parser.add_argument("--namespace", action="append", choices=NAMESPACES,
                         help="restrict to this namespace (repeatable)")
     args = parser.parse_args(argv)
-    rep = report(tuple(args.namespace) if args.namespace else NAMESPACES)
+    namespaces = tuple(args.namespace) if args.namespace else NAMESPACES
+    if args.device:
+        oracle = cupy_oracle()
+        if oracle is None:
+            print("--device cuda reads CuPy's modules (no GPU needed): pip install "
+                  "\"gradarray[cuda12]\"", file=sys.stderr)
+            return 1
+        rep = device_report(oracle, namespaces)
+        if args.unsupported:
+            print("\n".join(n for t in rep.values() for n, s in t.items() if s == "unsupported"))
+        elif args.markdown:
+            print(format_device_markdown(rep, oracle))
+        else:
+            print(format_device_summary(rep, oracle))
+        return 0
+    rep = report(namespaces)
     if args.write_baseline:
         with open(args.write_baseline, "w", encoding="utf-8") as fh:
             fh.write(format_baseline(rep))

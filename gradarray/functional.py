@@ -18,6 +18,7 @@ import numbers
 import numpy as np
 
 from ._array import GradArray, _dtype_can_require_grad, _make
+from ._backend import create_like
 from ._modes import is_grad_enabled
 from ._tape import _seed_for, backward
 from ._registry import Primitive, defvjp
@@ -367,6 +368,14 @@ def jvp(f, primals, tangents):
     return _plain_value(out) if out.ndim == 0 else out._data, tangent_out
 
 
+def _identity(n, dtype, like):
+    """``np.eye(n, dtype=dtype, like=like)``; Dask's eye refuses the ``order`` np.eye hands it."""
+    try:
+        return create_like(np.eye, like, n, dtype=dtype)
+    except TypeError:
+        return np.tri(n, dtype=dtype, like=like) - np.tri(n, k=-1, dtype=dtype, like=like)
+
+
 def _check_like(value, reference, what, reference_name, python_scalar_ok=True):
     """A tangent or cotangent must have its primal's (output's) shape and dtype: broadcasting or
     casting it silently would give a product with a different vector than the caller meant."""
@@ -402,7 +411,7 @@ def jacobian(f, argnums=0, has_aux=False):
         flat_inputs = [i for inputs, _ in per_arg for i in inputs]
         nested = _records_for_outer(flat_inputs, [out])
         rows = [[] for _ in flat_inputs]
-        eye = np.eye(out.size, dtype=out.dtype, like=out._data) if out.size else None
+        eye = _identity(out.size, out.dtype, out._data) if out.size else None
         for k in range(out.size):
             seed = np.reshape(eye[k], out.shape)
             gs = grad_of(out, [i.value for i in flat_inputs], _make(seed) if nested else seed,

@@ -17,7 +17,7 @@ functions (``logsumexp``, ``polygamma``, ``spherical_jn``, ...) in ``special_fun
 
 Device arrays: SciPy ufuncs reach ``cupyx.scipy.special`` by their ``__name__``, which fails where
 SciPy's public function is Python code around a private ufunc (``zeta`` calls ``_zeta``) or where
-cupyx lacks the function (``jv``, ``yv``, ``iv``, ``kv``, ``ive``: CuPy 13 has orders 0 and 1 only).
+cupyx lacks the function (``jv``, ``yv``, ``iv``, ``kv``, ``ive``: CuPy 13 and 14 have orders 0 and 1 only).
 The rules therefore never call those on device data: :func:`_special_for` picks the module whose
 functions run on the data's backend (SciPy on NumPy data, ``cupyx.scipy.special`` on CuPy data; CuPy
 is imported only when CuPy data is seen; Hurwitz zeta goes through the host on other device
@@ -104,16 +104,13 @@ def real_only(function, x):
 # ------------------------------------------------------------------------------- backend hook
 def _special_for(x):
     """The ``scipy.special``-like module whose functions run on ``x``'s backend (raw or GradArray):
-    SciPy for NumPy data and scalars, ``cupyx.scipy.special`` for CuPy data (imported only then),
-    None for another backend (SciPy's public ufuncs still dispatch on its arrays; ``_zeta_raw``
-    computes Hurwitz zeta on the host for it)."""
+    SciPy for NumPy data and scalars, the device backend's own (``register_backend(special=...)``:
+    ``cupyx.scipy.special`` for CuPy, imported only then), None for a backend without one (SciPy's
+    public ufuncs still dispatch on its arrays; ``_zeta_raw`` computes Hurwitz zeta on the host)."""
     raw = x._data if type(x) is GradArray else x
     if not hasattr(raw, "shape") or isinstance(raw, (np.ndarray, np.generic)):
         return sc
-    if type(raw).__module__.startswith("cupy"):
-        import cupyx.scipy.special
-        return cupyx.scipy.special
-    return None
+    return _backend.special_namespace_of(raw)      # cupyx.scipy.special: the backend registers it
 
 
 def _first_array(*args):

@@ -13,19 +13,25 @@
 So a derivative rule that calls ``np.asarray``, ``float()`` on an array, or builds a host array with
 ``np.zeros(shape)`` and mixes it with device data fails loudly here exactly as it would on a GPU.
 Functions are computed by NumPy on the wrapped data: that models CuPy's own implementation of the
-same function. What CuPy 13 refuses although NumPy accepts it (missing functions and ufuncs, missing
-keywords, ufunc-method limits, 0-d host arrays in ufuncs, the ``zeros_like(shape=())`` quirk) is
-refused here the same way: see the table "CuPy's limits" below.
+same function. What the installed CuPy refuses although NumPy accepts it (missing functions and
+ufuncs, missing keywords, ufunc loops and methods, 0-d host arrays in ufuncs, the
+``zeros_like(shape=())`` quirk) is refused here the same way: the oracle (gradarray/_cupy_oracle.py)
+derives it from the ``cupy``/``cupyx`` modules; see "CuPy's limits" below.
 
 ``register()`` teaches gradarray the device type ``"standin"`` (``ga.zeros(3, device="standin")``).
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
+import os
 import types
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
+
+from gradarray._cupy_oracle import (UFUNC_METHODS, CupyOracle, cupy_oracle, numpy_callables,
+                                    ufunc_names)
 
 __all__ = ["StandinArray", "StandinDevice", "namespace", "register", "asarray"]
 
@@ -58,111 +64,104 @@ _CREATION = {np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.asfor
 
 
 # ==================================================================================================
-# CuPy's limits: what CuPy 13.x refuses although NumPy accepts it, each entry as verified against
-# CuPy 13.x's source by the project's CuPy-compatibility review (quoted per entry). The stand-in refuses the same things, with the same kind of error, so that code
-# relying on them fails in CI rather than on a GPU. Only verified limits belong here.
+# CuPy's limits: what the installed CuPy refuses although NumPy accepts it, derived from the ``cupy``
+# and ``cupyx`` modules by gradarray's oracle (gradarray/_cupy_oracle.py: names, signatures, ufunc
+# keywords, loops and methods; importing CuPy needs no GPU). Without CuPy, the oracle is read from
+# the snapshot tests/cupy_api_snapshot.json (test_cupy_oracle.py checks it against the live one).
+# The stand-in refuses the same things, with the same kind of error, so that code relying on them
+# fails in CI rather than on a GPU. The few rules below marked "not introspectable" are behaviour
+# inside CuPy's functions, read from CuPy 14.2's sources.
 # ==================================================================================================
+SNAPSHOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cupy_api_snapshot.json")
+ORACLE = cupy_oracle() or CupyOracle.from_snapshot(SNAPSHOT)
 
-# NumPy ufuncs CuPy has no namesake of. CuPy's __array_ufunc__ looks ``ufunc.__name__`` up in
-# ``cupy`` and ``cupyx.scipy.special``; a miss returns NotImplemented, so NumPy raises TypeError.
-# (Review: "CuPy 13.6 lacks ... vecdot, matvec, vecmat ... spacing, bitwise_count, isnat".)
-CUPY_LACKS_UFUNCS = frozenset({"spacing", "bitwise_count", "isnat", "matvec", "vecmat", "vecdot"})
+# Every backend call the stand-in sees, while a test collects them (``recording()``): tuples
+# ("function", numpy function, keyword names), ("ufunc", ufunc, method, keyword names),
+# ("namespace", name, keyword names). tests/test_cupy_oracle.py checks each against the oracle.
+_RECORDS = []
 
 
-def _cupy_ufunc_names():
-    """The ufunc names the lookup finds: NumPy's ufuncs but the ones above, and scipy.special's
-    public ufunc names (which of those cupyx.scipy.special lacks was not verified, so all are
-    allowed; a private name such as sc.zeta's ``_zeta`` is not found, review item F)."""
-    names = {f.__name__ for f in vars(np).values() if isinstance(f, np.ufunc)} - CUPY_LACKS_UFUNCS
+@contextlib.contextmanager
+def recording():
+    """Collect the backend calls made on stand-in data inside the block (a list of records)."""
+    records = []
+    _RECORDS.append(records)
     try:
-        import scipy.special as sc
-    except ImportError:
-        return frozenset(names)
-    return frozenset(names | {n for n, f in vars(sc).items()
-                              if isinstance(f, np.ufunc) and not n.startswith("_")})
+        yield records
+    finally:
+        _RECORDS.remove(records)
 
 
-CUPY_UFUNC_NAMES = _cupy_ufunc_names()
+def _record(*entry):
+    for records in _RECORDS:
+        records.append(entry)
 
-# CuPy's __array_ufunc__ accepts device arrays and Python/NumPy scalars as ufunc inputs: a 0-d
-# numpy.ndarray returns NotImplemented (TypeError), except in these six comparisons, where CuPy
-# turns it into a scalar first (review: "NOT 0-d numpy.ndarray, except in the 6 comparison ufuncs").
-# A tuple, list or slice argument also returns NotImplemented (review, item A).
+
+def _derived_tables():
+    """The oracle's answers as tables, for the tests that read them."""
+    ufuncs = sorted({f.__name__ for f in vars(np).values() if isinstance(f, np.ufunc)})
+    found = {n for n in ufunc_names() if ORACLE.ufunc(n) is not None}
+    methods = {m: frozenset(n for n in ufuncs if n in found and m in ORACLE.ufunc(n).methods)
+               for m in UFUNC_METHODS}
+    lacks = frozenset((f.__module__, f.__name__) for f in numpy_callables()
+                      if ORACLE.function(f) is None)
+    keywords = {f: ORACLE.missing_keywords(f) for f in numpy_callables()}
+    return (frozenset(n for n in ufuncs if n not in found), frozenset(found), methods, lacks,
+            {f: k for f, k in keywords.items() if k})
+
+
+# CUPY_LACKS_UFUNCS: NumPy ufuncs without a namesake in cupy or cupyx.scipy.special (CuPy's
+# __array_ufunc__ returns NotImplemented, so NumPy raises TypeError). CUPY_UFUNC_NAMES: the ufunc
+# names the lookup finds (NumPy's and scipy.special's). CUPY_UFUNC_METHODS: {method: NumPy ufunc
+# names whose CuPy namesake implements it}. CUPY_LACKS_FUNCTIONS: (module, name) of the NumPy
+# functions __array_function__ does not find. CUPY_LACKS_KEYWORDS: {NumPy function: its keywords
+# CuPy's signature lacks} (NumPy hands over what the caller wrote, so where=True fails too).
+(CUPY_LACKS_UFUNCS, CUPY_UFUNC_NAMES, CUPY_UFUNC_METHODS, CUPY_LACKS_FUNCTIONS,
+ CUPY_LACKS_KEYWORDS) = _derived_tables()
+
+# Not introspectable (CuPy 14.2's core.pyx, __array_ufunc__): ufunc inputs may be device arrays,
+# scalars or numpy.ndarray; a tuple, list or slice returns NotImplemented; a numpy.ndarray reaches
+# CuPy's kernel, which refuses it (TypeError), except a 0-d one in these six comparisons, which
+# CuPy turns into a scalar first.
 CUPY_0D_HOST_OK = frozenset({"greater", "greater_equal", "less", "less_equal", "equal", "not_equal"})
 
-# Ufunc methods CuPy implements, by ufunc name; others raise NotImplementedError as CuPy's do
-# (review: "reduce/accumulate only for add & multiply; reduceat only add; `at` only for add,
-# subtract, maximum, minimum, bitwise and/or/xor").
-CUPY_UFUNC_METHODS = {
-    "reduce": frozenset({"add", "multiply"}),
-    "accumulate": frozenset({"add", "multiply"}),
-    "reduceat": frozenset({"add"}),
-    "at": frozenset({"add", "subtract", "maximum", "minimum", "bitwise_and", "bitwise_or",
-                     "bitwise_xor"}),
-}
+# Not introspectable (CuPy 14.2's _routines_indexing.pyx, _scatter_op_single): the data types each
+# ``ufunc.at`` takes; others raise TypeError.
+_AT_INTS = (np.int32, np.int64, np.uint32, np.uint64)
+CUPY_AT_DTYPES = {name: frozenset(np.dtype(t) for t in dtypes) for name, dtypes in {
+    "add": _AT_INTS + (np.float16, np.float32, np.float64),
+    "subtract": (np.int32, np.uint32),
+    "maximum": _AT_INTS + (np.float32, np.float64),
+    "minimum": _AT_INTS + (np.float32, np.float64),
+    "bitwise_and": _AT_INTS, "bitwise_or": _AT_INTS, "bitwise_xor": _AT_INTS}.items()}
 
-# Data types cupy.add.at accepts (review: "`add.at` dtypes only int32, float16, float32, float64,
-# uint32, uint64 (no complex)"); others raise TypeError.
-CUPY_ADD_AT_DTYPES = frozenset(np.dtype(t) for t in (np.int32, np.float16, np.float32, np.float64,
-                                                      np.uint32, np.uint64))
-
-# NumPy functions CuPy 13.6 lacks, as CuPy's __array_function__ looks them up: by the function's
-# ``__module__`` and ``__name__`` (numpy.<sub>.<name> -> cupy.<sub>.<name>); a miss returns
-# NotImplemented, so NumPy raises TypeError. Aliases whose ``__name__`` CuPy has work on CuPy and are
-# not listed: np.concat (concatenate), np.permute_dims (transpose); np.pow is a ufunc ("power").
-CUPY_LACKS_FUNCTIONS = frozenset(
-    [("numpy", name) for name in """
-        insert geomspace nanquantile nanpercentile cumulative_sum cumulative_prod unstack astype
-        matrix_transpose unique_values unique_counts unique_inverse unique_all trapezoid block
-        apply_over_axes einsum_path polyder polyint polydiv""".split()]
-    + [("numpy.linalg", name) for name in """
-        vector_norm matrix_norm svdvals trace outer tensordot vecdot matmul diagonal cross
-        matrix_transpose cond multi_dot""".split()])
-
-# Keywords (or positional parameters of that name) CuPy's signature lacks: CuPy's
-# __array_function__ passes the caller's keywords on, so they raise TypeError. NumPy hands over
-# exactly what the caller wrote, so even a default value passed explicitly (where=True) fails.
-# Review: "cupy.sort(a, axis, kind) only; cupy.argsort(a, axis, kind); cupy.partition(a, kth,
-# axis); cupy.argpartition(a, kth, axis); cupy.unique has no `sorted=`; cupy.sum/mean/var/std have
-# no where/initial/correction/mean kwargs". The nan-reductions (not in the review's quote) follow
-# CuPy 13's signatures nansum/nanmean(a, axis, dtype, out, keepdims) and
-# nanvar/nanstd(a, axis, dtype, out, ddof, keepdims).
-CUPY_LACKS_KEYWORDS = {
-    np.sort: ("order", "stable"),
-    np.argsort: ("order", "stable"),
-    np.partition: ("kind", "order"),
-    np.argpartition: ("kind", "order"),
-    np.unique: ("sorted",),
-    np.sum: ("initial", "where"),
-    np.mean: ("where",),
-    np.var: ("where", "mean", "correction"),
-    np.std: ("where", "mean", "correction"),
-    np.nansum: ("initial", "where"),
-    np.nanmean: ("where",),
-    np.nanvar: ("where", "mean", "correction"),
-    np.nanstd: ("where", "mean", "correction"),
-}
-
-# cupy.sort: "kind: None or 'stable'" (review); another value raises NotImplementedError.
+# Not introspectable (cupy/_sorting/sort.py): cupy.sort takes kind None or 'stable' only, another
+# value raises NotImplementedError.
 CUPY_SORT_KINDS = (None, "stable")
 
-# cupy.zeros_like & co. use ``shape if shape else a.shape``: shape=() gives ``a``'s own shape
-# (review item H).
+# Not introspectable (cupy/_statistics/histogram.py): cupy.histogram takes integer and array bins
+# only; a string (an estimator such as "auto") raises NotImplementedError.
+CUPY_INT_OR_ARRAY_BINS = frozenset({np.histogram})
+
+# Not introspectable (cupy/_creation/basic.py): cupy.zeros_like & co. use ``shape if shape else
+# a.shape``, so shape=() gives ``a``'s own shape.
 CUPY_LIKE_SHAPE_QUIRK = frozenset({np.zeros_like, np.ones_like, np.empty_like, np.full_like})
 
 
 def _cupy_call_check(func, args, kwargs):
     """Raise as CuPy would for a NumPy function called on device arrays; returns the keyword
     arguments to use (the like-functions' shape quirk rewrites ``shape``)."""
-    if (getattr(func, "__module__", None), getattr(func, "__name__", None)) in CUPY_LACKS_FUNCTIONS:
+    _record("function", func, tuple(sorted(kwargs)))
+    error = ORACLE.check_function_call(func, args, kwargs)
+    if error is NotImplemented:
         return NotImplemented
-    lacks = CUPY_LACKS_KEYWORDS.get(func)
-    if lacks or func is np.sort or func in CUPY_LIKE_SHAPE_QUIRK:
+    if error is not None:
+        raise TypeError(f"{error} (stand-in device array, like CuPy {ORACLE.version})")
+    if func is np.sort or func in CUPY_LIKE_SHAPE_QUIRK or func in CUPY_INT_OR_ARRAY_BINS:
         bound = inspect.signature(func).bind(*args, **kwargs).arguments
-        for name in lacks or ():
-            if name in bound:
-                raise TypeError(f"{func.__name__}() got an unexpected keyword argument {name!r} "
-                                "(stand-in device array: CuPy's signature has no such parameter)")
+        if func in CUPY_INT_OR_ARRAY_BINS and isinstance(bound.get("bins"), str):
+            raise NotImplementedError("only integer and array bins are implemented (stand-in "
+                                      "device array, like cupy.histogram)")
         if func is np.sort and bound.get("kind") not in CUPY_SORT_KINDS:
             raise NotImplementedError(f"kind={bound['kind']!r} is not supported by cupy.sort "
                                       "(stand-in device array)")
@@ -171,11 +170,12 @@ def _cupy_call_check(func, args, kwargs):
     return kwargs
 
 
-def _cupy_ufunc_check(ufunc, method, inputs):
+def _cupy_ufunc_check(ufunc, method, inputs, kwargs):
     """NotImplemented (-> TypeError) or an exception where CuPy's __array_ufunc__ refuses; else the
     inputs, with 0-d host arrays of the comparisons turned into scalars as CuPy does."""
     name = ufunc.__name__
-    if name not in CUPY_UFUNC_NAMES:
+    _record("ufunc", ufunc, method, tuple(sorted(kwargs)))
+    if ORACLE.ufunc(name) is None:
         return NotImplemented
     checked = []
     for x in inputs:
@@ -188,26 +188,30 @@ def _cupy_ufunc_check(ufunc, method, inputs):
                 return NotImplemented
             x = x.item()
         checked.append(x)
-    if method in CUPY_UFUNC_METHODS and name not in CUPY_UFUNC_METHODS[method]:
-        raise NotImplementedError(f"`{name}.{method}` is not supported yet (stand-in device array, "
-                                  "like CuPy)")
-    if method == "at" and name == "add":
-        _check_add_at_dtype(inputs[0])
+    if "out" in kwargs and len(kwargs["out"]) != 1:     # core.pyx: one out array only
+        raise ValueError("The 'out' parameter must have exactly one array value (stand-in, like "
+                         "CuPy)")
+    plain = {k: v for k, v in kwargs.items() if k != "out"}
+    error = ORACLE.check_ufunc_call(ufunc, method, tuple(checked), plain)
+    if error is NotImplemented:
+        return NotImplemented
+    if error is not None:
+        raise type(error)(f"{error} (stand-in device array, like CuPy {ORACLE.version})")
+    if method == "at":
+        _check_at_dtype(name, inputs[0])
     return tuple(checked)
 
 
-def _check_add_at_dtype(a):
-    if type(a) is StandinArray and a.dtype not in CUPY_ADD_AT_DTYPES:
-        raise TypeError(f"add.at does not support dtype {a.dtype} (stand-in device array, like "
-                        "CuPy: int32, float16, float32, float64, uint32, uint64 only)")
+def _check_at_dtype(name, a):
+    if type(a) is StandinArray and a.dtype not in CUPY_AT_DTYPES[name]:
+        raise TypeError(f"cupy.{name}.at only supports "
+                        f"{', '.join(sorted(str(d) for d in CUPY_AT_DTYPES[name]))} as data type "
+                        f"(stand-in device array), not {a.dtype}")
 
 
-# ndarray methods CuPy arrays have too; they run on the wrapped data and re-wrap the result.
-_METHODS = frozenset("""
-    all any argmax argmin argpartition argsort astype choose clip compress conj conjugate copy cumprod
-    cumsum diagonal dot fill flatten max mean min nonzero partition prod ptp put ravel repeat reshape
-    round searchsorted sort squeeze std sum swapaxes take trace transpose var view
-""".split())
+# ndarray methods CuPy arrays have too (derived: cupy.ndarray's public methods that numpy.ndarray
+# has); they run on the wrapped data and re-wrap the result.
+_METHODS = frozenset(n for n in ORACLE.ndarray_methods if callable(getattr(np.ndarray, n, None)))
 
 
 def _unsupported(obj):
@@ -380,7 +384,7 @@ class StandinArray(NDArrayOperatorsMixin):
         for x in inputs + tuple(kwargs.get("out", ()) or ()):
             if _foreign(x):
                 return NotImplemented
-        inputs = _cupy_ufunc_check(ufunc, method, inputs)
+        inputs = _cupy_ufunc_check(ufunc, method, inputs, kwargs)
         if inputs is NotImplemented:
             return NotImplemented
         raw_inputs = _unwrap(inputs, strict=True)
@@ -420,6 +424,7 @@ def _from_host(host):
 
 
 def asarray(obj, dtype=None):
+    _record("namespace", "asarray", ("dtype",) if dtype is not None else ())
     if type(obj) is StandinArray:
         return obj if dtype is None or obj.dtype == np.dtype(dtype) else obj.astype(dtype)
     return StandinArray(np.array(obj, dtype=dtype, copy=True))
@@ -429,8 +434,8 @@ def _creator(name):
     fn = getattr(np, name)
 
     def create(*args, **kwargs):
-        if fn in CUPY_LIKE_SHAPE_QUIRK:
-            kwargs = _cupy_call_check(fn, args, kwargs)
+        _record("namespace", name, tuple(sorted(kwargs)))
+        kwargs = _cupy_call_check(fn, args, kwargs)
         return _wrap(fn(*_unwrap(args, True), **{k: _unwrap(v, True) for k, v in kwargs.items()}))
     create.__name__ = name
     return create
@@ -450,22 +455,64 @@ class _DeviceUfunc:
     def at(self, a, indices, b=None):
         if type(a) is not StandinArray:
             raise TypeError(f"{self.__name__}.at: the target must be a stand-in device array")
+        _record("namespace", f"{self.__name__}.at", ())
         if self.__name__ not in CUPY_UFUNC_METHODS["at"]:
             raise NotImplementedError(f"`{self.__name__}.at` is not supported yet (stand-in)")
-        if self.__name__ == "add":
-            _check_add_at_dtype(a)
+        _check_at_dtype(self.__name__, a)
         if _foreign(b):
             raise TypeError(f"{self.__name__}.at: cannot take {type(b).__name__} values")
         self.ufunc.at(a._a, _index(indices), *(() if b is None else (_unwrap(b, False),)))
 
 
-namespace = types.SimpleNamespace(
+class _Namespace(types.SimpleNamespace):
+    """The stand-in's ``cupy`` (``cupy.linalg``, ``cupy.fft``): the creation functions and ufuncs
+    above; any other name exists exactly when the oracle says CuPy has it (the NumPy function,
+    which dispatches to the stand-in), so ``hasattr(namespace, "insert")`` answers as CuPy would."""
+
+    def __getattr__(self, name):
+        module = vars(self).get("_module", np)
+        target = getattr(module, name, None) if not name.startswith("_") else None
+        if not callable(target) or (ORACLE.ufunc(name) if isinstance(target, np.ufunc)
+                                    else ORACLE.function(target)) is None:
+            raise AttributeError(f"CuPy {ORACLE.version} has no {module.__name__}.{name} (stand-in)")
+
+        def call(*args, **kwargs):
+            _record("namespace", f"{module.__name__}.{name}", tuple(sorted(kwargs)))
+            return target(*args, **kwargs)
+        call.__name__ = name
+        return call
+
+
+class _Special:
+    """The stand-in's ``cupyx.scipy.special``: exactly the names the oracle finds there, each
+    computing SciPy's function of that name on the device data (raw stand-in arrays only, as a
+    cupyx ufunc takes no GradArray)."""
+
+    def __getattr__(self, name):
+        if name not in ORACLE.special_names:
+            raise AttributeError(f"cupyx.scipy.special {ORACLE.version} has no {name} (stand-in)")
+        import scipy.special
+        import scipy.special._ufuncs as ufuncs
+        func = ufuncs._zeta if name == "zeta" else getattr(scipy.special, name)   # Hurwitz zeta
+
+        def call(*args, **kwargs):
+            _record("namespace", f"cupyx.scipy.special.{name}", tuple(sorted(kwargs)))
+            if any(_foreign(a) for a in args):
+                raise TypeError(f"cupyx.scipy.special.{name}: unsupported argument type (stand-in)")
+            return _wrap(func(*_unwrap(args, True), **kwargs))
+        call.__name__ = name
+        return call
+
+
+namespace = _Namespace(
     ndarray=StandinArray, asarray=asarray, array=asarray,
+    linalg=_Namespace(_module=np.linalg), fft=_Namespace(_module=np.fft),
     **{name: _creator(name) for name in (
         "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "zeros_like",
         "ones_like", "empty_like", "full_like")},
     **{name: _DeviceUfunc(getattr(np, name)) for name in CUPY_UFUNC_METHODS["at"]},
 )
+special = _Special()
 
 
 def register():
@@ -476,4 +523,5 @@ def register():
         device_of=lambda raw: ga.Device(f"standin:{raw.device.id}"),
         from_host=lambda host, device: _from_host(host),
         to_host=lambda raw: raw.get(),
+        special=special,
     )

@@ -9,6 +9,7 @@ sc = pytest.importorskip("scipy.special")
 import gradarray as ga  # noqa: E402
 from gradarray import _backend  # noqa: E402
 import gradarray.special as gs  # noqa: E402
+import standin  # noqa: E402
 from gradarray._tables import RULES  # noqa: E402
 from gradarray.testing import gradcheck, gradgradcheck  # noqa: E402
 
@@ -45,9 +46,19 @@ def test_binary(backend, func, x, y):
     gradcheck(func, backend.asarray(x), backend.asarray(y))
 
 
+def _cupy_refuses(backend, func, *args):
+    """Does CuPy (the oracle, tests/standin.py) refuse ``func(*args)`` on a device backend?
+    cupyx.scipy.special lacks jv, yv, iv, kv, ive and erf of complex arguments: no rule can help."""
+    return backend.name != "numpy" and standin.ORACLE.check_ufunc_call(func, "__call__", args, {})
+
+
 @pytest.mark.parametrize("func", [sc.jv, sc.yv, sc.iv, sc.kv, sc.ive], ids=lambda f: f.__name__)
 def test_bessel_of_order(backend, func):
     v = np.array([0.0, 0.5, 1.0, 2.0, 3.5])
+    if _cupy_refuses(backend, func, v, POS):
+        with pytest.raises(TypeError):
+            func(ga.asarray(backend.asarray(v)), ga.asarray(backend.asarray(POS)))
+        return
     gradcheck(func, backend.asarray(v), backend.asarray(POS), argnums=1)
 
 
@@ -125,8 +136,12 @@ def test_zeta_polygamma_digamma_through_the_backend_module(backend, cupyx_like):
 
 def test_complex_erf_and_gamma(backend):
     z = backend.asarray(np.array([0.3 + 0.4j, -0.7 + 0.2j, 1.1 - 0.5j]))
-    gradcheck(sc.erf, z)
-    gradcheck(sc.gamma, z)
+    for func in (sc.erf, sc.gamma):
+        if _cupy_refuses(backend, func, np.ones(1, complex)):
+            with pytest.raises(TypeError):
+                func(ga.asarray(z))
+            continue
+        gradcheck(func, z)
 
 
 @pytest.mark.parametrize("func,x", [(sc.erf, R), (sc.gammaln, POS), (sc.digamma, POS), (sc.i1, R),

@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
+from .._backend import create_like
 from .._registry import defvjp
 from ..overrides.indexing import scatter_index, take_index
 
@@ -120,7 +121,7 @@ def _c2r_weights(like, n, axis, ndim):
     shape = [1] * ndim
     shape[axis] = bins
     real = np.finfo(like.dtype).dtype
-    w = np.full(tuple(shape), 2, dtype=real, like=like)       # a constant on like's device
+    w = create_like(np.full, like, tuple(shape), 2, dtype=real)       # a constant on like's device
     w[(slice(None),) * axis + (0,)] = 1
     if n % 2 == 0:
         w[(slice(None),) * axis + (bins - 1,)] = 1

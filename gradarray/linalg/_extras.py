@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._array import GradArray, _make
+from .._backend import create_like
 from .._registry import Primitive, conj, defvjp
 from ._ops import eye_like, mH, mT, matmul, tril, triu, value, wrap
 from ._decompositions import _take_last
@@ -180,7 +181,7 @@ def lu(a):
     m, n = LU.shape[-2], LU.shape[-1]
     k = min(m, n)
     raw = value(LU)
-    L = tril(LU[..., :, :k], -1) + np.eye(m, k, dtype=raw.dtype, like=raw)
+    L = tril(LU[..., :, :k], -1) + create_like(np.eye, raw, m, k, dtype=raw.dtype)
     U = triu(LU[..., :k, :])
     perm = _permutation(piv, m)
     P = (np.arange(m, like=raw)[:, None] == perm[..., None, :]).astype(raw.dtype)
@@ -214,7 +215,7 @@ def _expm_raw(a):
     norm = float(np.max(np.sum(np.abs(a), axis=-2))) if a.size else 0.0
     s = max(0, int(np.ceil(np.log2(norm / 0.5)))) if norm > 0.5 else 0
     x = a / (2.0 ** s)
-    eye = np.eye(a.shape[-1], dtype=a.dtype, like=a)
+    eye = create_like(np.eye, a, a.shape[-1], dtype=a.dtype)
     term = np.broadcast_to(eye, a.shape)
     result = term.copy()
     for k in range(1, 19):
@@ -418,7 +419,7 @@ def householder_product(A, tau):
     m, n = A.shape[-2], A.shape[-1]
     raw = value(A)
     dtype = np.result_type(raw.dtype, value(tau).dtype)
-    eye = np.eye(m, dtype=dtype, like=raw)
+    eye = create_like(np.eye, raw, m, dtype=dtype)
     Q = wrap(np.broadcast_to(eye, raw.shape[:-2] + (m, m)).copy())
     rows = np.arange(m, like=raw)
     for i in range(tau.shape[-1]):
@@ -441,7 +442,7 @@ def ldl_factor(A, *, hermitian=False):
     n = A.shape[-1]
     raw = value(A)
     rows = np.arange(n, like=raw)
-    eye = np.eye(n, dtype=raw.dtype, like=raw)
+    eye = create_like(np.eye, raw, n, dtype=raw.dtype)
     cols, ds = [], []
     for j in range(n):
         c = A[..., :, j]

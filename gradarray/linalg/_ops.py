@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._array import GradArray, _make
+from .._backend import create_like
 from .._creation import asarray
 from .._registry import Primitive, conj, defvjp
 
@@ -94,7 +95,16 @@ def eye_like(x, n=None, dtype=None):
     """Identity (n, n) on the backend of ``x`` (raw, untracked)."""
     raw = value(x)
     n = raw.shape[-1] if n is None else n
-    return np.eye(n, dtype=dtype or raw.dtype, like=raw)
+    return _identity(n, dtype or raw.dtype, raw)
+
+
+def _identity(n, dtype, raw):
+    """``np.eye(n, dtype=dtype, like=raw)``; Dask's eye refuses the ``order`` that np.eye hands
+    it, so there it is built as a difference of two triangles."""
+    try:
+        return create_like(np.eye, raw, n, dtype=dtype)
+    except TypeError:
+        return np.tri(n, dtype=dtype, like=raw) - np.tri(n, k=-1, dtype=dtype, like=raw)
 
 
 def _tri(x, k):
@@ -120,7 +130,7 @@ def diag_part(x):
 def diag_embed(v):
     """(..., n) -> diagonal matrices (..., n, n); differentiable."""
     raw = value(v)
-    return v[..., None] * np.eye(raw.shape[-1], dtype=raw.dtype, like=raw)
+    return v[..., None] * _identity(raw.shape[-1], raw.dtype, raw)
 
 
 def real_part(x):

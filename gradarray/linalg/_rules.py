@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
+from .. import _backend
 from .._backend import is_host_array
 from .._modes import is_grad_enabled
 from .._tables import IMPLEMENTATIONS
@@ -83,7 +84,10 @@ def _sgn(x):
 
 
 def _nonzero_anywhere(g):
-    return bool(np.any(value(g) != 0))
+    raw = value(g)
+    if _backend.is_lazy(raw):       # Dask: no value read; a term that may be zero is kept
+        return raw.size != 0
+    return bool(np.any(raw != 0))
 
 
 # ------------------------------------------------------------------------------------- inv, solve
@@ -234,7 +238,7 @@ def _lstsq_vjp(g, ans, a, b, rcond=None):
     b2 = b[:, None] if vector else b
     gx2 = gx[:, None] if vector else gx
     x2 = x[:, None] if vector else x
-    P = np.linalg.pinv(a, rcond=cutoff)
+    P = _backend.call(np.linalg.pinv, a, rcond=cutoff)
     gb = matmul(mH(P), gx2)
     ga = pinv_adjoint(matmul(gx2, mH(b2)), a, P)
     if value(res).size and _nonzero_anywhere(gres):
@@ -243,7 +247,7 @@ def _lstsq_vjp(g, ans, a, b, rcond=None):
         gb = gb + rg
         ga = ga - matmul(rg, mH(x2))
     if _nonzero_anywhere(gs):
-        u, _, vh = np.linalg.svd(a, full_matrices=False)
+        u, _, vh = _backend.call(np.linalg.svd, a, full_matrices=False)
         ga = ga + matmul(u * gs[..., None, :], vh)
     return ga, (gb[:, 0] if vector else gb)
 

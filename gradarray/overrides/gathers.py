@@ -159,7 +159,7 @@ def _pad(array, pad_width, mode="constant", **kwargs):
             raise TypeError("np.pad: a tracked constant_values has no gradient rule in gradarray")
         return pad_constant(array, pad_width, _raw(values))
     if mode in _GATHER_PAD_MODES and kwargs.get("reflect_type", "even") == "even":
-        index = np.pad(_positions(array.shape, _raw(array)), pad_width, mode=mode, **kwargs)
+        index = np.pad(_positions(array.shape, _like(array)), pad_width, mode=mode, **kwargs)
         return _gather(array, index)
     if not array.requires_grad:
         return _make(np.pad(array._data, pad_width, mode=mode, **kwargs))

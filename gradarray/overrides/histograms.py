@@ -173,16 +173,18 @@ def _histogramdd_impl(sample, bins=10, range=None, density=None, weights=None):
 @implements(np.histogramdd)
 def _histogramdd(sample, bins=10, range=None, density=None, weights=None):
     if not (is_grad_enabled() and _any_tracked(sample, bins, range, weights)):
+        # density and weights by keyword: CuPy's histogramdd has them in the other order
         return apply_untracked(np.histogramdd, (_raw_nested(sample), _raw_nested(bins),
-                                                _raw_nested(range), density, _raw(weights)), {})
+                                                _raw_nested(range)),
+                               dict(density=density, weights=_raw(weights)))
     return wrap_untracked(_histogramdd_impl(sample, bins, range, density, weights))
 
 
 @implements(np.histogram2d)
 def _histogram2d(x, y, bins=10, range=None, density=None, weights=None):
     if not (is_grad_enabled() and _any_tracked(x, y, bins, range, weights)):
-        return apply_untracked(np.histogram2d, (x, y, _raw_nested(bins), _raw_nested(range),
-                                                density, weights), {})
+        return apply_untracked(np.histogram2d, (x, y, _raw_nested(bins), _raw_nested(range)),
+                               dict(density=density, weights=weights))
     try:                                     # NumPy's reading of ``bins``
         n = len(bins)
     except TypeError:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._array import GradArray, _as_raw_result, _make
-from .._backend import _backend_of_raw, is_host_array
+from .._backend import _backend_of_raw, is_host_array, is_lazy
 from .._dispatch import _check_devices, _may_share_memory, recorded
 from .._modes import _state
 from .._registry import Primitive, defvjp
@@ -78,7 +78,7 @@ def add_at(out, index, values):
         np.add.at(out, index, values)
         return
     xp = _backend_of_raw(out).xp()
-    if out.dtype.kind == "c":
+    if out.dtype.kind == "c" and not is_lazy(out):       # (Dask's add.at takes complex values)
         # scatter the two parts into real arrays and add them (rather than relying on a scatter
         # writing through the strided .real / .imag views)
         values = np.asarray(values, like=out)
@@ -87,6 +87,15 @@ def add_at(out, index, values):
         xp.add.at(re, index, np.real(values))
         xp.add.at(im, index, np.imag(values))
         out += re + 1j * im
+    elif out.dtype.kind in "biu" and out.dtype.itemsize < 4 and not is_lazy(out):
+        # CuPy's add.at takes 32- and 64-bit integers only: accumulate in int64 (wrapping as
+        # NumPy's add.at does when cast back; for booleans, "add" is "or")
+        wide = np.zeros(out.shape, dtype=np.int64, like=out)
+        xp.add.at(wide, index, np.asarray(values, like=out).astype(np.int64))
+        if out.dtype.kind == "b":
+            out |= wide != 0
+        else:
+            out += wide.astype(out.dtype)
     else:
         xp.add.at(out, index, values)
 
@@ -102,7 +111,7 @@ def _zeros(shape, dtype, like):
 def _scatter(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated integer indices accumulate)."""
     out = _zeros(shape, g.dtype, g)
-    if _has_integer_arrays(index):
+    if _has_integer_arrays(index) or is_lazy(out):     # (Dask: a lazy scatter, see _dask.py)
         add_at(out, index, g)
     else:
         out[index] = g
@@ -111,7 +120,7 @@ def _scatter(g, index, shape):
 
 def _add_at_index(out, index, values):
     """``out[index] += values`` in place, repeated integer indices accumulating."""
-    if _has_integer_arrays(index):
+    if _has_integer_arrays(index) or is_lazy(out):
         add_at(out, index, values)
     else:
         out[index] += values
@@ -132,6 +141,10 @@ defvjp(scatter_index, lambda g, ans, gin, index, shape: take_index(g, index), sa
 
 def getitem(x, index):
     index = raw_index(index)
+    if is_lazy(x._data) and x._requires_grad and _has_boolean_arrays(index):
+        flat = _lazy_mask_index(x, index)
+        if flat is not None:                # a full-shape host mask: its flat positions
+            return getitem(np.reshape(x, -1), flat)
     if x._requires_grad and getattr(_state, "enabled", True):
         out = take_index(x, index)
     else:
@@ -144,6 +157,26 @@ def getitem(x, index):
         out._version = x._version
         out._view_of = (x, index, None)
     return out
+
+
+def _has_boolean_arrays(index):
+    items = index if type(index) is tuple else (index,)
+    return any(getattr(i, "dtype", None) == np.bool_ and getattr(i, "ndim", 0) > 0 for i in items)
+
+
+def _lazy_mask_index(x, index):
+    """A boolean mask reading a Dask array that requires grad. Dask gives ``x[mask]`` chunks of
+    unknown size, whose gradient cannot be scattered back lazily: a host (NumPy) mask of ``x``'s
+    full shape is read as flat positions (returned: ``np.flatnonzero``, NumPy's order), a host mask
+    of one axis as it is (None: Dask reads it as positions); a Dask mask is refused."""
+    if is_lazy(index) or (type(index) is tuple and any(is_lazy(i) for i in index)):
+        raise NotImplementedError(
+            "x[mask] with a Dask boolean mask on a Dask array that requires grad: Dask gives the "
+            "result chunks of unknown size, and its gradient cannot be scattered back without "
+            "computing the mask. Use np.where(mask, x, 0) (then reduce), or a NumPy mask.")
+    if type(index) is not tuple and index.ndim == x.ndim and index.ndim > 1:
+        return np.flatnonzero(index)
+    return None
 
 
 def set_view_of(view, base, index, inverse=None):

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from .._backend import create_like
 from .._registry import conj, defvjp, defvjp_joint, implements_on_devices, nondifferentiable
 from .indexing import scatter_index
 
@@ -331,7 +332,7 @@ def _einsum_vjp(g, ans, *args, optimize=False, **kwargs):
         for c in unique:
             if c not in "".join(terms):
                 terms.append(c)
-                ops.append(np.ones(shape[c], dtype=op.dtype, like=_raw(g)))
+                ops.append(create_like(np.ones, _raw(g), shape[c], dtype=op.dtype))
         grad = np.einsum(",".join(terms) + "->" + unique, *ops, optimize=optimize)
         if len(unique) < len(term):
             # the diagonal: operand k's repeated letters get fresh letters tied by identity matrices
@@ -340,7 +341,7 @@ def _einsum_vjp(g, ans, *args, optimize=False, **kwargs):
             for c in term:
                 if c in seen:
                     fresh = next(spare)
-                    eyes.append((c + fresh, np.eye(shape[c], dtype=grad.dtype, like=_raw(g))))
+                    eyes.append((c + fresh, create_like(np.eye, _raw(g), shape[c], dtype=grad.dtype)))
                     target += fresh
                 else:
                     seen.add(c)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._backend import to_host
+from .._backend import create_like, to_host
 from .._array import GradArray, wrap_untracked
 from .._dispatch import apply_untracked
 from .._registry import conj, implements
@@ -53,7 +53,7 @@ def _polyint(p, m=1, k=None):
     p = _const(p, ref)
     k = np.zeros(m, like=_raw(ref)) if k is None else np.atleast_1d(_const(k, ref))
     if k.shape[0] == 1 and m > 1:
-        k = k[0] * np.ones(m, like=_raw(ref))
+        k = k[0] * create_like(np.ones, _raw(ref), m)
     if k.shape[0] < m:
         raise ValueError("k must be a scalar or a rank-1 array of length 1 or >m.")
     for j in range(m):
@@ -104,7 +104,7 @@ def _poly(seq_of_zeros):
     if seq.dtype.kind not in "fc":
         seq = seq.astype(np.float64)
     zero = np.zeros(1, dtype=seq.dtype, like=_raw(ref))
-    a = np.ones(1, dtype=seq.dtype, like=_raw(ref))
+    a = create_like(np.ones, _raw(ref), 1, dtype=seq.dtype)
     for k in range(seq.shape[0]):
         a = np.concatenate([a, zero]) - seq[k] * np.concatenate([zero, a])
     if a.dtype.kind == "c":
@@ -147,7 +147,7 @@ def _vander(x, N=None, increasing=False):
     N = x.shape[0] if N is None else int(N)
     if N == 0:
         return np.reshape(x, (-1, 1))[:, :0]
-    cols = [np.ones(x.shape[0], dtype=x.dtype, like=_raw(x))]
+    cols = [create_like(np.ones, _raw(x), x.shape[0], dtype=x.dtype)]
     for _ in range(N - 1):
         cols.append(cols[-1] * x)
     return np.stack(cols if increasing else cols[::-1], axis=1)
@@ -203,7 +203,7 @@ def _roots(p):
     n = kept.shape[0]
     if n > 1:
         top = np.reshape(-kept[1:] / kept[0], (1, n - 1))
-        companion = np.concatenate([top, np.eye(n - 2, n - 1, dtype=p.dtype, like=_raw(ref))])
+        companion = np.concatenate([top, create_like(np.eye, _raw(ref), n - 2, n - 1, dtype=p.dtype)])
         roots = np.linalg.eigvals(companion)
     else:
         roots = wrap_untracked(np.zeros(0, like=_raw(ref)))

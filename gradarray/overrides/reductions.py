@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from .._backend import is_host_array
+from .._backend import call as _backend_call, create_like, is_host_array
 from .._modes import is_grad_enabled
 from .._array import GradArray, _make
 from .._dispatch import apply_function
@@ -126,14 +126,20 @@ def _tracked(x):
 
 
 # ------------------------------------------------------------------------------------- sum and mean
+def _broadcast_to(g, shape):
+    """``np.broadcast_to(g, shape)``; on Dask data with chunks along the new axes (Dask's own puts
+    the whole broadcast shape in one chunk)."""
+    return _backend_call(np.broadcast_to, g, shape)
+
+
 def _sum_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
-    return _apply_mask(np.broadcast_to(_expand_reduced(g, a.shape, axis, keepdims), a.shape),
+    return _apply_mask(_broadcast_to(_expand_reduced(g, a.shape, axis, keepdims), a.shape),
                        _mask(where))
 
 
 def _nansum_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
                 where=True):
-    return _apply_mask(np.broadcast_to(_expand_reduced(g, a.shape, axis, keepdims), a.shape),
+    return _apply_mask(_broadcast_to(_expand_reduced(g, a.shape, axis, keepdims), a.shape),
                        _mask(where, a, nan=True))
 
 
@@ -141,7 +147,7 @@ def _mean_grad(g, a, axis, keepdims, valid):
     n = _count(a.shape, axis, valid)
     if valid is not True:
         n = np.maximum(n, 1)                  # empty slices: the gradient is masked out anyway
-    return _apply_mask(np.broadcast_to(_expand_reduced(g, a.shape, axis, keepdims) / n, a.shape),
+    return _apply_mask(_broadcast_to(_expand_reduced(g, a.shape, axis, keepdims) / n, a.shape),
                        valid)
 
 
@@ -389,7 +395,7 @@ def _cumulative_on_device(func, cumulate, initial):
         y = cumulate(x, axis=axis, **({} if dtype is None else {"dtype": dtype}))
         if include_initial:
             shape = tuple(1 if i == axis % y.ndim else n for i, n in enumerate(y.shape))
-            first = _make(np.full(shape, initial, dtype=y.dtype, like=raw))
+            first = _make(create_like(np.full, raw, shape, initial, dtype=y.dtype))
             y = np.concatenate((first, y), axis=axis)
         if out is not None:
             out[...] = y

@@ -21,6 +21,7 @@ import operator
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
+from .._backend import create_like, is_lazy
 from .._tables import IMPLEMENTATIONS, RULES
 from .._array import GradArray, _make
 from .._dispatch import apply_function
@@ -41,12 +42,14 @@ def _shape(a):
 
 
 def _like(*arrays):
-    """A raw array to create index arrays next to (same backend as the data)."""
+    """A raw array to create index arrays next to (same backend as the data). For Dask data it is
+    a host array: index arrays stay NumPy (Dask takes them, and its scatter needs their values)."""
     for a in arrays:
         if type(a) is GradArray:
-            return a._data
-        if hasattr(a, "shape") and hasattr(a, "dtype") and not isinstance(a, np.generic):
-            return a
+            a = a._data
+        elif not (hasattr(a, "shape") and hasattr(a, "dtype") and not isinstance(a, np.generic)):
+            continue
+        return np.empty(0) if is_lazy(a) else a
     return np.empty(0)
 
 
@@ -73,6 +76,8 @@ def _positions(shape, like):
 
 def _gather(x, index):
     """``ravel(x)[index]`` for a raw integer array ``index`` of flat positions (recorded)."""
+    if getattr(index, "ndim", 1) != 1 and is_lazy(x._data):    # Dask: 1-D index arrays only
+        return np.reshape(take_index(np.reshape(x, -1), np.reshape(index, -1)), index.shape)
     return take_index(np.reshape(x, -1), index)
 
 
@@ -132,20 +137,27 @@ def _order(order):
     return order if order in ("C", "F") else "C"
 
 
+def _reshape_as(v, shape, order):
+    """``np.reshape(v, shape, order=order)``, without passing the default order (Dask's reshape
+    takes no ``order``)."""
+    order = _order(order)
+    return np.reshape(v, shape) if order == "C" else np.reshape(v, shape, order=order)
+
+
 def _reshape_vjp(g, ans, a, shape=None, order="C", **kwargs):
-    return np.reshape(g, a.shape, order=_order(order))
+    return _reshape_as(g, a.shape, order)
 
 
 defvjp(np.reshape, _reshape_vjp, save="none", view=True)
 
 
 def _unreshape(v, a, shape=None, order="C", **kwargs):
-    return np.reshape(v, a.shape, order=_order(order))
+    return _reshape_as(v, a.shape, order)
 
 
 _record_views(np.reshape, _unreshape)
 
-defvjp(np.ravel, lambda g, ans, a, order="C": np.reshape(g, a.shape, order=_order(order)),
+defvjp(np.ravel, lambda g, ans, a, order="C": _reshape_as(g, a.shape, order),
        save="none", view=True)
 
 
@@ -158,7 +170,7 @@ def _ravel(a, order="C"):
         order = "C"
     out = apply_function(np.ravel, RULES[np.ravel], (a, order), {})
     if type(a) is GradArray and out._version is a._version:
-        set_view_of(out, a, Ellipsis, lambda v: np.reshape(v, a.shape, order=order))
+        set_view_of(out, a, Ellipsis, lambda v: _reshape_as(v, a.shape, order))
     return out
 
 
@@ -278,8 +290,8 @@ def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, 
     if shape is None:
         raw = np.full_like(like, 0, dtype=dtype, order=order)
     else:       # not full_like(shape=...): CuPy reads shape=() as "like's shape"
-        raw = np.full(shape, 0, dtype=dtype or like.dtype, order=order if order in "CF" else "C",
-                      like=like)
+        raw = create_like(np.full, like, shape, 0, dtype=dtype or like.dtype,
+                          order=order if order in "CF" else "C")
     if type(fill_value) is GradArray and fill_value.requires_grad:
         # a tracked fill value: the result is that value broadcast (and it carries its gradient)
         return np.copy(np.broadcast_to(fill_value.astype(raw.dtype), raw.shape))
@@ -488,7 +500,7 @@ def _rot90(m, k=1, axes=(0, 1)):
 
 # ---------------------------------------------------------------------- diagonals and triangles
 def _diagonal_vjp(g, ans, a, offset=0, axis1=0, axis2=1):
-    index = np.diagonal(_positions(a.shape, _raw(g)), offset, axis1, axis2)
+    index = np.diagonal(_positions(a.shape, _like(g)), offset, axis1, axis2)
     return _scatter_flat(g, index, a.shape)
 
 
@@ -498,7 +510,7 @@ defvjp(np.diagonal, _diagonal_vjp, save="none", view=True)
 def _diag_matrix(v, k):
     """The square matrix with the 1-D ``v`` on its k-th diagonal (a scatter)."""
     n = v.shape[0] + abs(k)
-    index = np.diagonal(_positions((n, n), _raw(v)), k)
+    index = np.diagonal(_positions((n, n), _like(v)), k)
     return _scatter_flat(v, index, (n, n))
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from .._backend import is_host_array
+from .._backend import create_like, is_host_array
 from .._array import GradArray, wrap_untracked
 from .._dispatch import apply_untracked
 from .._registry import implements, nondifferentiable
@@ -235,6 +235,6 @@ def setxor1d(ar1, ar2, assume_unique=False):
         return aux
     aux = aux[np.argsort(aux._data, kind="stable")]
     raw = aux._data
-    edge = np.ones(1, dtype=bool, like=raw)
+    edge = create_like(np.ones, raw, 1, dtype=bool)
     differs = np.concatenate((edge, raw[1:] != raw[:-1], edge))
     return aux[differs[1:] & differs[:-1]]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from .._backend import is_host_array
+from .._backend import create_like, is_host_array
 from .._array import GradArray, _make
 from .._dispatch import apply_function
 from .._registry import defvjp, implements, no_gradient, rule_for
@@ -140,7 +140,7 @@ def _nan_quantile_composite(a, q, axis, method, keepdims, out):
                            if _given(keepdims, False) else tuple(shape[i] for i in kept))
     dtype = x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)
     if size == 0 or batch == 0:
-        result = _make(np.full(out_shape, np.nan, dtype=dtype, like=x))
+        result = _make(create_like(np.full, x, out_shape, np.nan, dtype=dtype))
     else:
         xs = np.reshape(np.transpose(a, kept + axes), (batch, size))
         if xs.dtype != dtype:

@@ -192,8 +192,9 @@ def _needs_tape(ufunc, method, arrays):
     return True
 
 
-# The ufunc methods CuPy implements itself (CuPy 13: reduce and accumulate only for add and multiply,
-# reduceat only for add, at only for these seven). Any other method call on device data is computed
+# The ufunc methods CuPy implements itself (CuPy 13 and 14: reduce and accumulate only for add and
+# multiply, reduceat only for add, at only for these seven; tests/test_cupy_oracle.py checks this
+# table against the installed CuPy). Any other method call on device data is computed
 # by the composites below, which use plain ufunc calls only, even when nothing is tracked.
 _NATIVE_ON_DEVICE = {
     "reduce": {np.add, np.multiply},
@@ -272,8 +273,9 @@ def ufunc_reduce(ufunc, array, axis=0, dtype=None, out=None, keepdims=False, ini
     if not _needs_tape(ufunc, "reduce", (array, initial)):
         # CuPy's add/multiply.reduce take neither initial= nor where=
         if on_host or (_native(ufunc, "reduce", array) and initial is _NOT_GIVEN and where is True):
-            return _untracked(ufunc, "reduce", (array,), _given(
-                axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial, where=where))
+            return _untracked(ufunc, "reduce", (array,), _given(        # where=True: not passed
+                axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial,
+                where=_NOT_GIVEN if where is True else where))
         array = _detached(array)
     out = _normalise_out(out)
     if dtype is not None:
