@@ -6,9 +6,11 @@ user's code, not by gradarray's own composites):
 
 - ``call(func, raw_args, raw_kwargs, result)``: dispatch called the backend (a ufunc, a NumPy
   function with a rule, a Primitive, a function without a rule);
-- ``opaque(fn, *args)`` / ``implementation``: a composite (``IMPLEMENTATIONS``, ufunc methods and
-  keywords, ``out=``) is one unit, replayed by running its Python code on GradArrays: whatever it
-  computes on raw data on the side is recomputed, never frozen;
+- ``implementation`` / ``ufunc_call`` / ``with_out`` -> ``opaque(fn, *args)``: a composite
+  (``IMPLEMENTATIONS``, ufunc methods and keywords) is one unit, replayed by running its Python code
+  on GradArrays: whatever it computes on raw data on the side is recomputed, never frozen. Thin
+  wrappers around one rule, and ``out=`` into GradArrays (the call, then ``out[...] = result``),
+  are recorded step by step instead;
 - ``getitem`` / ``setitem``: indexing reads and in-place writes;
 - ``guard(kind, array, value)``: Python read a value (``bool``, ``float``, ``.item()``, ``.data``);
 - ``backward(...)``: a backward pass, recorded step by step by ``_trace_backward``.

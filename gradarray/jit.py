@@ -114,6 +114,9 @@ class Jitted:
     def programs(self):
         return [p for e in self.cache.values() for p in e.ready]
 
+    def __get__(self, obj, objtype=None):       # @ga.jit on a method: ``self`` is static
+        return self if obj is None else functools.partial(self, obj)
+
     def __call__(self, *args, **kwargs):
         if _state.tracer is not None:           # inside another traced call: part of its trace
             return self.fn(*args, **kwargs)
