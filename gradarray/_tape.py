@@ -181,13 +181,19 @@ def _call_vjps(node, g, create_graph):
             args = [_unwrap_arg(a) for a in args]
             if node.kwargs and any(type(v) is GradArray for v in kwargs.values()):
                 kwargs = {k: _unwrap_arg(v) for k, v in kwargs.items()}
+    return vjps_for_edges(rule, (e[0] for e in node.edges), g, ans, args, kwargs)
+
+
+def vjps_for_edges(rule, wheres, g, ans, args, kwargs):
+    """One gradient per edge position in ``wheres`` (an argument index, ``(index, element)`` of a
+    sequence argument, or a keyword name): the joint VJP's entries, or each argument's own VJP
+    (called once per sequence argument). Shared with the jit's recorded backward."""
     results = []
     if rule.joint is not None:
         out = rule.joint(g, ans, *args, **kwargs)
         if type(out) is not tuple:      # a single-argument function's joint VJP may return the array
             out = (out,)
-        for e in node.edges:
-            where = e[0]
+        for where in wheres:
             if type(where) is int:
                 results.append(out[where])
             elif type(where) is tuple:
@@ -198,8 +204,7 @@ def _call_vjps(node, g, create_graph):
         return results
     vjps = rule.vjps
     cache = {}
-    for e in node.edges:
-        where = e[0]
+    for where in wheres:
         if type(where) is int:
             f = vjps[where] if where < len(vjps) else None
             results.append(None if f is None else f(g, ans, *args, **kwargs))

@@ -25,7 +25,7 @@ import numpy as np
 from ._array import GradArray, _make, _unwrap_arg
 from ._gradients import MaskedGradient, SparseGradient, fit_gradient
 from ._modes import _state
-from ._tape import NODE_HOOKS, PACKED_NODES, _zeros_like_meta, backward
+from ._tape import NODE_HOOKS, PACKED_NODES, _zeros_like_meta, backward, vjps_for_edges
 from ._versions import _check_versions
 
 __all__ = ["traced_backward", "opaque_backward"]
@@ -99,37 +99,7 @@ def _vjps(rule, g, ans, args, kwargs, wheres):
     if kwargs is None and rule.vjps is not None:
         vjps = rule.vjps
         return [None if (f := vjps[w]) is None else f(g, ans, *args) for w in wheres]
-    kwargs = kwargs or {}
-    results = []
-    if rule.joint is not None:
-        out = rule.joint(g, ans, *args, **kwargs)
-        if type(out) is not tuple:
-            out = (out,)
-        for where in wheres:
-            if type(where) is int:
-                results.append(out[where])
-            elif type(where) is tuple:
-                part = out[where[0]]
-                results.append(None if part is None else part[where[1]])
-            else:
-                results.append(out[rule.params[where]])
-        return results
-    vjps, cache = rule.vjps, {}
-    for where in wheres:
-        if type(where) is int:
-            f = vjps[where] if where < len(vjps) else None
-            results.append(None if f is None else f(g, ans, *args, **kwargs))
-        elif type(where) is tuple:
-            i, k = where
-            if i not in cache:
-                f = vjps[i] if i < len(vjps) else None
-                cache[i] = None if f is None else f(g, ans, *args, **kwargs)
-            results.append(None if cache[i] is None else cache[i][k])
-        else:
-            i = rule.params[where]
-            f = vjps[i] if i < len(vjps) else None
-            results.append(None if f is None else f(g, ans, *args, **kwargs))
-    return results
+    return vjps_for_edges(rule, wheres, g, ans, args, kwargs or {})
 
 
 class _GroupSpec:
