@@ -15,8 +15,8 @@ from . import _backend
 from ._array import (GradArray, _as_raw_result, _dtype_can_require_grad, _is_array_result, _make,
                      _unwrap_seq, wrap_untracked)
 from ._modes import _state
-from ._tables import (DEVICE_UFUNC_FALLBACKS, IMPLEMENTATIONS, NONDIFFERENTIABLE, RULES,
-                      UFUNC_METHODS, ShapeDtype, upper)
+from ._tables import (COMPLEX_IMPLEMENTATIONS, DEVICE_UFUNC_FALLBACKS, IMPLEMENTATIONS,
+                      NONDIFFERENTIABLE, RULES, UFUNC_METHODS, ShapeDtype, upper)
 from ._tape import Node, _UfuncNode, _node_seq
 from ._versions import note_write
 
@@ -259,6 +259,10 @@ def _finish_ufunc(ufunc, inputs, result, tracked):
     rule = RULES.get(ufunc)
     if rule is None:
         if ufunc in NONDIFFERENTIABLE:
+            composite = COMPLEX_IMPLEMENTATIONS.get(ufunc)
+            if composite is not None and any(type(x) is GradArray and x._requires_grad and
+                                             x._data.dtype.kind == "c" for x in inputs):
+                return composite(*inputs)
             return _wrap_plain(result)
         if all(t.replace("->", "").strip("O") == "" for t in getattr(ufunc, "types", 0) or "?"):
             # np.frompyfunc(f, nin, nout): only object loops; f is re-run on the GradArrays

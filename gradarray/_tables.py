@@ -63,6 +63,9 @@ IMPLEMENTATIONS: dict = {}
 UFUNC_METHODS: dict = {}
 # Callables that compute untracked results (step functions, predicates, index queries).
 NONDIFFERENTIABLE: set = set()
+# Non-differentiable ufunc -> composite used when a tracked complex input reaches it: a step
+# function on real numbers may be smooth on complex ones (np.sign(z) = z / |z|).
+COMPLEX_IMPLEMENTATIONS: dict = {}
 # ufunc -> composite used for non-NumPy data, where the backend lacks the ufunc (CuPy 13 has no
 # vecdot/matvec/vecmat, and cannot look up scipy.special's private _zeta by name).
 DEVICE_UFUNC_FALLBACKS: dict = {}

@@ -442,3 +442,14 @@ def test_a_tracked_argument_without_a_rule_raises_instead_of_a_zero_gradient():
     scipy_special = pytest.importorskip("scipy.special")
     with pytest.raises(TypeError, match="scipy.special.jv: argument 'v'"):
         ga.grad(lambda v: scipy_special.jv(v, 1.3))(0.5)
+
+
+def test_sign_of_a_tracked_complex_array_is_differentiable():
+    # np.sign(z) = z / |z| on complex input: it used to come back untracked (a silent constant)
+    z0 = np.array([1 + 1j, 2 - 0.5j, -0.3 + 2j])
+    np.testing.assert_allclose(np.sign(ga.asarray(z0)).numpy(), np.sign(z0))
+    assert gradcheck(lambda z: np.sign(z) * np.array([1.0, 2.0, 3.0]), z0)
+    z = ga.asarray(np.array([0j, 1 + 1j]), requires_grad=True)
+    np.sum(np.real(np.sign(z))).backward()
+    np.testing.assert_allclose(z.grad.numpy(), [0.0, (1 - 1j) / (2 * np.sqrt(2))])
+    assert not np.sign(ga.asarray(np.array([-1.0, 2.0]), requires_grad=True)).requires_grad

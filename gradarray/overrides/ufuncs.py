@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._registry import conj, defvjp, nondifferentiable
+from .._tables import COMPLEX_IMPLEMENTATIONS
 
 _LN2 = float(np.log(2.0))
 _LN10 = float(np.log(10.0))
@@ -190,7 +191,8 @@ defvjp(np.frexp, lambda g, ans, x: np.ldexp(g[0], -ans[1]), save="ans")
 
 # ------------------------------------------------------------------------ not differentiable
 # Step functions and integer-valued results: their derivative is 0 wherever it exists, so their
-# outputs are not tracked. np.sign is here too (its complex form z/|z| is therefore not tracked).
+# outputs are not tracked. np.sign is here too for real input; on a tracked complex input it is
+# z / |z| (0 at 0), computed by the differentiable composite below.
 nondifferentiable(
     np.floor, np.ceil, np.trunc, np.rint, np.sign, np.signbit, np.floor_divide, np.spacing,
     np.nextafter,
@@ -200,3 +202,12 @@ nondifferentiable(
     np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert, np.bitwise_count,
     np.left_shift, np.right_shift, np.gcd, np.lcm,
 )
+
+
+def _complex_sign(z):
+    """np.sign of complex z: z / |z|, and 0 at 0 (the guarded division keeps that gradient 0)."""
+    at_zero = z == 0
+    return np.where(at_zero, 0, z / np.where(at_zero, 1, np.abs(z)))
+
+
+COMPLEX_IMPLEMENTATIONS[np.sign] = _complex_sign
