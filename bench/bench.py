@@ -8,6 +8,8 @@ Workloads (forward + backward each, median of repeated runs after warm-up):
   chain_small  60 elementwise ufuncs on n=10 and n=100 arrays: microseconds per op (overhead)
   chain_large  the same chain at n=10^6: ratio to the hand-written NumPy forward+backward (floor)
   mlp          one training step of a 784-256-10 MLP, batch 256, softmax cross-entropy: ratio to floor
+  fusion       an arithmetic-only elementwise model at n=10^5..10^7: ga.jit with and without
+               fused kernels (numexpr) against the floor
   jit          ga.jit(ga.value_and_grad(f)): the first two calls (trace, then trace + validation)
                against the replay of later calls; chain/mlp tables also have a "ga.jit" row
   deep         10^5 sequential scalar ops: backward time, and the 10^4 -> 10^5 scaling (linear?)
@@ -182,6 +184,9 @@ def chain_runners(x0, peers):
     runners["gradarray"] = run_ga
     jitted = ga.jit(ga.value_and_grad(chain_numpy))
     runners["gradarray ga.jit (replay)"] = lambda: jitted(x0)
+    if x0.size >= 2 ** 16:
+        forced = ga.jit(ga.value_and_grad(chain_numpy), fuse=True)
+        runners["gradarray ga.jit (fuse=True: numexpr)"] = lambda: forced(x0)
     if "torch" in peers:
         torch = peers["torch"]
         xt = torch.tensor(x0, requires_grad=True)
@@ -209,6 +214,56 @@ def chain_runners(x0, peers):
         runners["JAX eager"] = lambda: gj(xj).block_until_ready()
         gjit = jax.jit(gj)
         runners["JAX jit (compiled, different class)"] = lambda: gjit(xj).block_until_ready()
+    return runners
+
+
+# ------------------------------------------------------------------------------------ fusion
+def rational_generic(xp):
+    """An arithmetic-only elementwise model (a rational function, as in legacy fitting code)."""
+    def f(x):
+        p = ((0.3 * x - 1.2) * x + 0.7) * x - 0.1
+        q = (0.2 * x + 0.5) * x + 1.0
+        r = p / q
+        return xp.sum(r * r)
+    return f
+
+
+rational_numpy = rational_generic(np)
+
+
+def rational_floor(x):
+    """Hand-written NumPy forward + backward of ``rational_numpy``."""
+    p = ((0.3 * x - 1.2) * x + 0.7) * x - 0.1
+    q = (0.2 * x + 0.5) * x + 1.0
+    r = p / q
+    loss = np.sum(r * r)
+    gr = 2 * r
+    gp = gr / q
+    gq = -gp * r
+    return loss, gp * ((0.9 * x - 2.4) * x + 0.7) + gq * (0.4 * x + 0.5)
+
+
+def fusion_runners(x0, peers):
+    runners = {"numpy floor (hand-written)": lambda: rational_floor(x0)}
+    vg = ga.value_and_grad(rational_numpy)
+    runners["gradarray (eager)"] = lambda: vg(x0)
+    for label, fuse in (("fuse=False", False), ("fuse='auto': numexpr", "auto")):
+        jitted = ga.jit(ga.value_and_grad(rational_numpy), fuse=fuse)
+        runners[f"gradarray ga.jit ({label})"] = lambda j=jitted: j(x0)
+    if "torch" in peers:
+        torch = peers["torch"]
+        xt = torch.tensor(x0, requires_grad=True)
+        ft = rational_generic(torch)
+
+        def run_torch():
+            xt.grad = None
+            ft(xt).backward()
+        runners["torch CPU (eager)"] = run_torch
+    if "jax" in peers:
+        jax, jnp = peers["jax"]
+        xj = jnp.asarray(x0)
+        gjit = jax.jit(jax.value_and_grad(rational_generic(jnp)))
+        runners["JAX jit (compiled, different class)"] = lambda: jax.block_until_ready(gjit(xj))
     return runners
 
 
@@ -460,6 +515,16 @@ def main():
         floor = times["numpy floor (hand-written)"]
         rows = [[name, f"{t * 1e3:.1f}", f"{t / floor:.2f}x"] for name, t in times.items()]
         print_table("60-ufunc chain at n=10^6 (forward+backward)", ["tool", "ms", "vs floor"], rows)
+    if want("fusion"):
+        rows = []
+        for n in (10 ** 5, 10 ** 6, 10 ** 7):
+            x0 = np.random.default_rng(0).random(n)
+            times = timeit_all(fusion_runners(x0, peers), max(3, repeat // 2), min_time=0.2)
+            floor = times["numpy floor (hand-written)"]
+            rows += [[f"n=10^{len(str(n)) - 1}: {name}", f"{t * 1e3:.2f}", f"{t / floor:.2f}x"]
+                     for name, t in times.items()]
+        print_table("Arithmetic-only elementwise model, forward+backward (fusion)",
+                    ["tool", "ms", "vs floor"], rows)
     if want("mlp"):
         runners = mlp_runners(peers)
         times = timeit_all(runners, repeat, min_time=0.2)

@@ -181,12 +181,18 @@ def _register_cupy():
 
 
 def _backend_of_raw(raw):
-    backend = _BY_TYPE.get(type(raw))
-    if backend is None and "cupy" in sys.modules and type(raw).__module__.startswith("cupy"):
+    return backend_of_type(type(raw))
+
+
+def backend_of_type(t):
+    """The registered backend of raw arrays of type ``t`` (registering CuPy's on first sight), or
+    None."""
+    backend = _BY_TYPE.get(t)
+    if backend is None and "cupy" in sys.modules and t.__module__.startswith("cupy"):
         backend = _register_cupy()
-        backend = _BY_TYPE.get(type(raw), backend)
+        backend = _BY_TYPE.get(t, backend)
     if backend is None and _DEFERRED:
-        backend = _deferred_backend_of_type(type(raw))
+        backend = _deferred_backend_of_type(t)
     return backend
 
 

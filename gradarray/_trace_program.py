@@ -300,31 +300,42 @@ class Program:
     """
 
     def __init__(self, tracer, out_tpl):
-        self.ops = tracer.ops
+        self.ops = self.recorded = tracer.ops
+        self.kernels, self.kernel_outputs = [], set()     # fused kernels (``compile``'s rewrite)
+        self.fusion = None                                  # what fusion did (``gradarray.jit``)
         self.consts, self.snaps = list(tracer.consts), list(tracer.snaps)
         self.written = [not same_values(c, s) for c, s in zip(self.consts, self.snaps)]
         self.n_inputs = tracer.n_inputs
         self.cotangents = self.n_inputs      # inputs from here on are a backward's cotangents
         self.fresh = tracer.fresh
+        self.meta = tracer.meta
         self.backward = self.split = None
         self.folded = set()
         self.out_tpl = out_tpl
         self.key = (tuple(_op_key(op) for op in self.ops), static_key(out_tpl), len(self.consts))
         self.run = self.source = None
 
-    def compile(self, modes, split=None):
+    def compile(self, modes, split=None, rewrite=None):
         """``modes[k]``: "ext" (the caller's array, read by reference), "ro" (a value f made: a
         private read-only copy) or "rw" (a buffer f made and fills: a fresh copy per call).
 
         With ``split`` (the first step of a backward pass whose cotangents are the inputs from
         ``cotangents`` on; ``out_tpl`` is then (outputs, gradients)): ``run`` is the forward part,
-        returning (outputs, saved), and ``backward(saved, cotangents)`` the rest."""
+        returning (outputs, saved), and ``backward(saved, cotangents)`` the rest.
+        ``rewrite(ops, meta, split, keep)`` -> ``(ops, split, kernels, stored)`` transforms the
+        steps after constant folding (``gradarray._fusion.fuse_runs``). A program can be compiled
+        again (with or without ``rewrite``): each compile starts from the recorded steps."""
         emit = _Emitter(self, modes)
-        self.split = split
+        self.ops, self.split = self.recorded, split
+        self.kernels, self.kernel_outputs = [], set()
         if split is not None:
             split -= self._fold(emit, modes)
         else:
             self._fold(emit, modes)
+        if rewrite is not None:
+            keep = _slots_in(self.out_tpl, set())
+            self.ops, split, self.kernels, self.kernel_outputs = rewrite(
+                self.ops, self.meta, split, keep)
         if split is None:
             outputs = _slots_in(self.out_tpl, set())
             live, needed = self._live(range(len(self.ops)), set(outputs))
@@ -439,7 +450,7 @@ class Program:
                 readers.setdefault(name, []).append(n)
         reuse = {}
         for name, meta in self.fresh.items():
-            if name in self.folded:
+            if name in self.folded or name in self.kernel_outputs:
                 continue
             steps = readers.get(name)
             if not steps or name in outputs or not all(

@@ -154,6 +154,7 @@ class Tracer:
         self.refused = None
         self.groups = []               # composites recorded as one unit: see _trace_backward
         self.fresh = {}                # name -> (shape, dtype) of new ndarrays made by ufuncs
+        self.meta = {}                 # name -> (shape, dtype, type) of each named array or scalar
 
     # ------------------------------------------------------------------------- naming
     def add_input(self, raw):
@@ -186,6 +187,8 @@ class Tracer:
             self.keep.append(obj)
             ref = None
         self.names[id(obj)] = (name, ref)
+        if _is_raw_array(obj) or isinstance(obj, np.generic):
+            self.meta[name] = (tuple(obj.shape), obj.dtype, type(obj))
 
     def name_of(self, obj):
         entry = self.names.get(id(obj))

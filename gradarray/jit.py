@@ -52,6 +52,7 @@ import numpy as np
 from . import functional as F
 from ._array import GradArray, _is_array_result, _make
 from ._dispatch import recorded
+from ._fusion import fuse_runs, might_fuse
 from ._modes import _state
 from ._tables import Rule
 from ._tape import Node, _node_seq, backward
@@ -65,12 +66,20 @@ class JitWarning(UserWarning):
     """``ga.jit`` runs (some) calls of a function eagerly; the message says why."""
 
 
-def jit(fn=None, *, max_programs=8):
+def jit(fn=None, *, max_programs=8, fuse="auto"):
     """Record ``fn`` once per signature and replay later calls as raw backend calls (see the
-    module docstring for guards, what is refused and how it composes with grad)."""
+    module docstring for guards, what is refused and how it composes with grad).
+
+    ``fuse``: "auto" fuses runs of elementwise steps into one kernel where that pays (CuPy:
+    always, with ``cupy.fuse``; NumPy: float64/complex128 arrays of 2**16 elements or more, with
+    numexpr if it is installed); True fuses every run a fuser takes, whatever its size; False
+    never fuses (replays are then bit-for-bit the eager NumPy results). A fused program is used
+    only after it reproduced the eager result within rounding (see ``_same_outputs``)."""
+    if fuse not in ("auto", True, False):
+        raise ValueError(f"ga.jit: fuse must be 'auto', True or False, not {fuse!r}")
     if fn is None:
-        return functools.partial(jit, max_programs=max_programs)
-    return Jitted(fn, max_programs)
+        return functools.partial(jit, max_programs=max_programs, fuse=fuse)
+    return Jitted(fn, max_programs, fuse)
 
 
 class _Eager(Exception):
@@ -98,9 +107,9 @@ class Jitted:
     """A jitted function: ``__call__`` replays, traces or runs eagerly; ``programs()`` lists the
     compiled programs (their ``.source`` is the replayed Python code)."""
 
-    def __init__(self, fn, max_programs):
+    def __init__(self, fn, max_programs, fuse="auto"):
         functools.update_wrapper(self, fn)
-        self.fn, self.max_programs = fn, max_programs
+        self.fn, self.max_programs, self.fuse = fn, max_programs, fuse
         self.cache = {}
         self.lock = threading.Lock()
         self.warned = set()
@@ -256,7 +265,7 @@ class Jitted:
                 entry.pending.append(prog)
                 return result
             entry.pending.remove(match)
-        why = self._validate(match, prog, arrays, compare)
+        why = self._validate(match, prog, arrays, compare, self.fuse)
         if why is not None:
             entry.refused = why
             self._warn(why)
@@ -266,9 +275,11 @@ class Jitted:
         return result
 
     @staticmethod
-    def _validate(first, second, arrays, result):
+    def _validate(first, second, arrays, result, fuse=False):
         """Promote ``first`` (traced on an earlier call) after ``second`` recorded the same steps:
-        constants classified, compiled, and replayed on this call's inputs (must give ``result``)."""
+        constants classified, compiled, and replayed on this call's inputs (must give ``result``).
+        Then, with ``fuse``, compiled again with fused kernels, kept if its replay gives
+        ``result`` within rounding (else the unfused program stays; ``first.fusion`` says why)."""
         modes = []
         for c1, c2, s1, s2, w1, w2 in zip(first.consts, second.consts, first.snaps, second.snaps,
                                           first.written, second.written):
@@ -285,17 +296,39 @@ class Jitted:
         if split is not None and any(op[0] == "guard" for op in first.ops[split:]):
             return "a value is read in Python during the backward pass"
         first.compile(modes, split)
-        try:
-            replayed = first.run(*arrays)
-            if split is not None:       # the backward part, with the trace's cotangents (ones)
-                replayed = (replayed[0], first.backward(replayed[1], result[2]))
-                result = result[:2]
-        except GuardFailed:
-            return "the recorded program does not replay its own trace (a guard fails)"
-        if not _same_outputs(replayed, result):
-            return ("the recorded program does not reproduce the eager result (a computation "
-                    "outside the recorded steps)")
+        why = _replay_differs(first, arrays, result, split, fused=False)
+        if why is not None or not fuse or not might_fuse(first.meta, force=fuse is True):
+            return why
+        first.compile(modes, split, functools.partial(fuse_runs, force=fuse is True))
+        if not first.kernels:
+            first.fusion = "nothing to fuse"
+            return None
+        first.fusion = _replay_differs(first, arrays, result, split, fused=True)
+        if first.fusion is not None:        # keep the exact, unfused program
+            first.compile(modes, split)
+        else:
+            first.fusion = f"{len(first.kernels)} fused kernels"
         return None
+
+
+def _replay_differs(prog, arrays, result, split, fused):
+    """None if ``prog`` replayed on ``arrays`` gives ``result`` (the eager call's); else why not."""
+    try:
+        replayed = prog.run(*arrays)
+        if split is not None:       # the backward part, with the trace's cotangents (ones)
+            replayed = (replayed[0], prog.backward(replayed[1], result[2]))
+            result = result[:2]
+    except GuardFailed:
+        return "the recorded program does not replay its own trace (a guard fails)"
+    except Exception as exc:        # noqa: BLE001  (a fused kernel its backend refuses)
+        if not fused:
+            raise
+        return f"a fused kernel failed ({type(exc).__name__}: {exc})"
+    if not _same_outputs(replayed, result, fused):
+        return ("the recorded program does not reproduce the eager result (a computation "
+                "outside the recorded steps)" if not fused else
+                "the fused program differs from the eager result by more than rounding")
+    return None
 
 
 # ------------------------------------------------------------------------------ arguments
@@ -403,22 +436,36 @@ def _unwrap_outputs(out):
     return out
 
 
-def _same_outputs(a, b):
+# Relative tolerance of a fused program against the eager result, by float size: fused kernels
+# evaluate the same formulas with other rounding (numexpr's and CUDA's math functions, no
+# intermediate stores); a wrong kernel is off by far more. The absolute part is scaled by the
+# largest magnitude of each output, so that values that cancel to near zero compare normwise.
+_FUSED_RTOL = {2: 1e-2, 4: 1e-4, 8: 1e-9, 16: 1e-9}
+
+
+def _same_outputs(a, b, fused=False):
+    """Unfused: equal to 1e-9 relative. Fused: equal within ``_FUSED_RTOL`` normwise."""
     if type(a) is not type(b):
         return False
     t = type(a)
     if t is tuple or t is list or (isinstance(a, tuple) and hasattr(a, "_fields")):
-        return len(a) == len(b) and all(_same_outputs(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same_outputs(x, y, fused) for x, y in zip(a, b))
     if t is dict:
-        return a.keys() == b.keys() and all(_same_outputs(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_same_outputs(a[k], b[k], fused) for k in a)
     if t is GradArray:
-        return _same_outputs(a._data, b._data)
+        return _same_outputs(a._data, b._data, fused)
     if _is_array_result(a):
         try:
             if a.shape != b.shape or a.dtype != b.dtype:
                 return False
-            return bool(np.allclose(a, b, rtol=1e-9, atol=0, equal_nan=True)) if \
-                a.dtype.kind in "fc" else bool(np.array_equal(a, b))
+            if a.dtype.kind not in "fc":
+                return bool(np.array_equal(a, b))
+            if not fused:
+                return bool(np.allclose(a, b, rtol=1e-9, atol=0, equal_nan=True))
+            rtol = _FUSED_RTOL[np.dtype(a.dtype).itemsize // (2 if a.dtype.kind == "c" else 1)]
+            finite = np.isfinite(b)
+            scale = float(np.max(np.abs(b[finite]))) if b.size and bool(np.any(finite)) else 0.0
+            return bool(np.allclose(a, b, rtol=rtol, atol=rtol * scale, equal_nan=True))
         except (TypeError, ValueError):
             return False
     try:

@@ -483,6 +483,22 @@ class _Namespace(types.SimpleNamespace):
         return call
 
 
+def fuse(fn=None, *, kernel_name=None):
+    """``cupy.fuse``: here the function runs as it is, on stand-in arrays (CuPy compiles it into
+    one kernel). Like CuPy's fused kernels, it takes device arrays and scalars only, no keywords."""
+    if fn is None:
+        return lambda f: fuse(f, kernel_name=kernel_name)
+
+    def fused(*args):
+        _record("namespace", "fuse", ())
+        for a in args:
+            if not isinstance(a, (StandinArray, bool, int, float, complex, np.generic)):
+                raise TypeError(f"cupy.fuse: cannot take an argument of type {type(a).__name__}")
+        return fn(*args)
+    fused.__name__ = kernel_name or fn.__name__
+    return fused
+
+
 class _Special:
     """The stand-in's ``cupyx.scipy.special``: exactly the names the oracle finds there, each
     computing SciPy's function of that name on the device data (raw stand-in arrays only, as a
@@ -505,7 +521,7 @@ class _Special:
 
 
 namespace = _Namespace(
-    ndarray=StandinArray, asarray=asarray, array=asarray,
+    ndarray=StandinArray, asarray=asarray, array=asarray, fuse=fuse,
     linalg=_Namespace(_module=np.linalg), fft=_Namespace(_module=np.fft),
     **{name: _creator(name) for name in (
         "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "zeros_like",

@@ -1,0 +1,478 @@
+"""``ga.jit``'s fusion: runs of elementwise steps of a compiled program become one kernel.
+
+A *run* is a stretch of consecutive steps of a program (its forward or its backward part) each of
+which is elementwise over arrays of one shape: a ufunc call, or a VJP or engine step that computes
+nothing but ufuncs of its array arguments. Which steps qualify is found by calling them on ``Sym``
+values, which record the ufuncs they meet and refuse everything else (reductions, reshapes, value
+reads such as ``bool(x)``, in-place writes, raw arrays from a closure): a step that touches any of
+those is not fused. A run of two or more operations becomes one ``("call", k, kernel, inputs)``
+step and one ``("item", v, k, j)`` step per value that a later step, a guard or the program's
+outputs read; values used only inside the run are never stored.
+
+Kernels (``fuser_for`` picks one per run, from the type of the run's arrays):
+- CuPy, or any device namespace with ``fuse``: the run as one Python function of the namespace's
+  ufuncs, compiled by ``xp.fuse`` into one GPU kernel (multiple outputs, no temporaries).
+- NumPy with numexpr installed: each stored value is one numexpr expression over the run's inputs
+  and the stored values before it (numexpr evaluates it in cache-sized blocks on its threads). Only
+  for float64/complex128 runs of at least ``CPU_MIN_SIZE`` elements: below that, numexpr's fixed cost
+  per call is more than NumPy's; ``bench/bench.py --only fusion`` measures where it pays.
+
+Fused kernels round differently from NumPy's kernels (last bits), so ``gradarray.jit`` replays a
+fused program against the eager result, within ``close_outputs``' tolerance, before it uses it, and
+keeps the unfused program otherwise.
+Must not know about: the jit's cache or tracing (``gradarray.jit``, ``_tracer``).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from ._backend import backend_of_type
+from ._trace_program import Slot, _slots_in
+
+try:                    # optional: the CPU fuser (``pip install numexpr``)
+    import numexpr
+except ImportError:     # pragma: no cover - exercised where numexpr is absent
+    numexpr = None
+
+__all__ = ["NotFusible", "Sym", "fuse_runs", "fuser_for", "might_fuse", "CPU_MIN_SIZE"]
+
+CPU_MIN_SIZE = 1 << 16
+_SCALARS = (bool, int, float, complex)
+_kernel_ids = itertools.count()
+
+
+class NotFusible(Exception):
+    """A step (or a run) cannot be part of a fused kernel."""
+
+
+# ------------------------------------------------------------------------------ symbolic values
+def _refuse(*_args, **_kwargs):
+    raise NotFusible("not elementwise")
+
+
+class Sym:
+    """A symbolic elementwise value: ``op`` is ``"in"`` (input ``args[0]`` of the run), a ufunc or
+    ``"where"``; ``args`` are Syms and scalar constants. NumPy calls on a Sym record the ufunc;
+    anything that is not an elementwise ufunc of Syms and scalars raises ``NotFusible``."""
+
+    __slots__ = ("op", "args", "shape", "dtype")
+
+    def __init__(self, op, args, shape, dtype):
+        self.op, self.args, self.shape, self.dtype = op, args, shape, dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" or kwargs or ufunc.nout != 1:
+            raise NotFusible(f"{ufunc.__name__}.{method} with {sorted(kwargs)}")
+        return _apply(ufunc, inputs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func is np.where and len(args) == 3 and not kwargs:
+            return _apply("where", args)
+        raise NotFusible(getattr(func, "__name__", repr(func)))
+
+    def copy(self):          # every value a kernel returns is a new array
+        return self
+
+    def conjugate(self):
+        return np.conjugate(self)
+
+    conj = conjugate
+    __add__ = lambda a, b: np.add(a, b)                 # noqa: E731
+    __radd__ = lambda a, b: np.add(b, a)                # noqa: E731
+    __sub__ = lambda a, b: np.subtract(a, b)            # noqa: E731
+    __rsub__ = lambda a, b: np.subtract(b, a)           # noqa: E731
+    __mul__ = lambda a, b: np.multiply(a, b)            # noqa: E731
+    __rmul__ = lambda a, b: np.multiply(b, a)           # noqa: E731
+    __truediv__ = lambda a, b: np.divide(a, b)          # noqa: E731
+    __rtruediv__ = lambda a, b: np.divide(b, a)         # noqa: E731
+    __pow__ = lambda a, b: np.power(a, b)               # noqa: E731
+    __rpow__ = lambda a, b: np.power(b, a)              # noqa: E731
+    __neg__ = lambda a: np.negative(a)                  # noqa: E731
+    __pos__ = lambda a: np.positive(a)                  # noqa: E731
+    __abs__ = lambda a: np.absolute(a)                  # noqa: E731
+    __lt__ = lambda a, b: np.less(a, b)                 # noqa: E731
+    __le__ = lambda a, b: np.less_equal(a, b)           # noqa: E731
+    __gt__ = lambda a, b: np.greater(a, b)              # noqa: E731
+    __ge__ = lambda a, b: np.greater_equal(a, b)        # noqa: E731
+    __eq__ = lambda a, b: np.equal(a, b)                # noqa: E731
+    __ne__ = lambda a, b: np.not_equal(a, b)            # noqa: E731
+    __and__ = lambda a, b: np.logical_and(a, b) if a.dtype == bool else _refuse()   # noqa: E731
+    __or__ = lambda a, b: np.logical_or(a, b) if a.dtype == bool else _refuse()     # noqa: E731
+    __invert__ = lambda a: np.logical_not(a) if a.dtype == bool else _refuse()      # noqa: E731
+    __hash__ = object.__hash__
+    # a value read, a write, an index or a conversion is not elementwise
+    __bool__ = __float__ = __int__ = __index__ = __complex__ = __len__ = __iter__ = _refuse
+    __getitem__ = __setitem__ = __array__ = _refuse
+    __iadd__ = __isub__ = __imul__ = __itruediv__ = __ipow__ = _refuse
+
+
+def _is_constant(x):
+    return type(x) in _SCALARS or (isinstance(x, np.generic) and x.dtype.kind in "biufc")
+
+
+def _apply(op, inputs):
+    shapes, samples = [], []
+    for x in inputs:
+        if type(x) is Sym:
+            shapes.append(x.shape)
+            samples.append(np.ones(1, x.dtype))
+        elif _is_constant(x):
+            samples.append(x)
+        else:
+            raise NotFusible(f"an operand of type {type(x).__name__}")
+    if not shapes:
+        raise NotFusible("no array operand")
+    try:
+        with np.errstate(all="ignore"):
+            dtype = (np.where(*samples) if op == "where" else op(*samples)).dtype
+        shape = np.broadcast_shapes(*shapes)
+    except (TypeError, ValueError) as exc:
+        raise NotFusible(str(exc)) from None
+    return Sym(op, tuple(inputs), shape, dtype)
+
+
+def _graph(outputs, stop=None):
+    """The operation nodes the outputs depend on, inputs first, and how often each is used
+    (not looking past the values in ``stop``, a dict name -> Sym)."""
+    order, uses, seen = [], {}, set() if stop is None else {id(s) for s in stop.values()}
+    stack = [(s, False) for s in reversed(outputs)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for a in node.args:
+            if type(a) is Sym and a.op != "in":
+                uses[id(a)] = uses.get(id(a), 0) + 1
+                stack.append((a, False))
+    return [n for n in order if n.op != "in"], uses
+
+
+# ------------------------------------------------------------------------------ kernels
+class CupyFuser:
+    """One ``xp.fuse`` kernel per run (CuPy: a single GPU kernel with several outputs)."""
+
+    min_size = 0
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def accepts(self, dtype):
+        return dtype.kind in "biufc"
+
+    def takes(self, op):
+        return True
+
+    def build(self, n_inputs, outputs):
+        env, names, lines = {"xp": self.xp}, {}, []
+
+        def ref(x):
+            if type(x) is Sym:
+                return f"a{x.args[0]}" if x.op == "in" else names[id(x)]
+            if type(x) in _SCALARS and (type(x) is not float or math.isfinite(x)):
+                return repr(x)
+            name = f"k{len(env)}"
+            env[name] = x
+            return name
+
+        order, _ = _graph(outputs)
+        for s in order:
+            fname = "where" if s.op == "where" else s.op.__name__
+            if not hasattr(self.xp, fname):
+                raise NotFusible(f"{fname} is not in {getattr(self.xp, '__name__', 'the namespace')}")
+            names[id(s)] = f"t{len(lines)}"
+            lines.append(f"    t{len(lines)} = xp.{fname}({', '.join(ref(a) for a in s.args)})")
+        result = ", ".join(ref(s) for s in outputs)
+        source = (f"def fused({', '.join(f'a{k}' for k in range(n_inputs))}):\n" + "\n".join(lines)
+                  + f"\n    return {result}\n")
+        exec(compile(source, "<ga.jit fused kernel>", "exec"), env)      # noqa: S102
+        fused = self.xp.fuse(env["fused"])
+        if len(outputs) == 1:
+            return _Kernel(lambda *a: (fused(*a),), source)
+        return _Kernel(lambda *a: tuple(fused(*a)), source)
+
+
+_NUMEXPR_OPS = {
+    np.add: "({} + {})", np.subtract: "({} - {})", np.multiply: "({} * {})",
+    np.divide: "({} / {})", np.power: "({} ** {})", np.negative: "(-{})", np.positive: "{}",
+    np.square: "({} ** 2)", np.less: "({} < {})", np.less_equal: "({} <= {})",
+    np.greater: "({} > {})", np.greater_equal: "({} >= {})", np.equal: "({} == {})",
+    np.not_equal: "({} != {})", np.logical_and: "({} & {})", np.logical_or: "({} | {})",
+    np.logical_not: "(~{})", "where": "where({}, {}, {})",
+}
+_NUMEXPR_ARITHMETIC = set(_NUMEXPR_OPS) | {np.conjugate, np.absolute}
+_NUMEXPR_OPS[np.arctan2] = "arctan2({}, {})"
+for _name in ("sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
+              "arccosh", "arctanh", "exp", "expm1", "log", "log1p", "log10", "sqrt"):
+    _NUMEXPR_OPS[getattr(np, _name)] = _name + "({})"
+
+
+class NumexprFuser:
+    """numexpr expressions for NumPy runs: one expression per stored value."""
+
+    min_size = CPU_MIN_SIZE
+
+    def __init__(self, numexpr):
+        self.ne = numexpr
+
+    arithmetic_only = True      # "auto": NumPy's SIMD math functions beat numexpr's (measured)
+
+    def accepts(self, dtype):
+        return dtype in (np.float64, np.complex128, np.bool_)
+
+    def takes(self, op):
+        return op in _NUMEXPR_ARITHMETIC or not self.arithmetic_only
+
+    def build(self, n_inputs, outputs):
+        order, uses = _graph(outputs)
+        stored = {id(s) for s in outputs} | {id(s) for s in order if uses.get(id(s), 0) > 1}
+        slots, dtype_at = {}, {}            # id(Sym) -> position in the kernel's value list
+        steps, texts = [], []
+
+        def text(x, args):
+            if type(x) is not Sym:
+                return _numexpr_literal(x)
+            if x.op == "in" or id(x) in slots:
+                pos = x.args[0] if x.op == "in" else slots[id(x)]
+                dtype_at[pos] = x.dtype
+                if pos not in args:
+                    args.append(pos)
+                return f"a{args.index(pos)}"
+            if x.op is np.conjugate and x.dtype.kind == "f":
+                return text(x.args[0], args)
+            if x.op is np.absolute and x.dtype.kind == "f" and x.args[0].dtype.kind == "f":
+                return f"abs({text(x.args[0], args)})"
+            form = _NUMEXPR_OPS.get(x.op)
+            if form is None:
+                raise NotFusible(f"numexpr has no {getattr(x.op, '__name__', x.op)}")
+            return form.format(*(text(a, args) for a in x.args))
+
+        for s in order:
+            if id(s) not in stored:
+                continue
+            args = []
+            expr = text(s, args)
+            signature = [(f"a{i}", dtype_at[p].type) for i, p in enumerate(args)]
+            try:
+                compiled = self.ne.NumExpr(expr, signature=signature)
+                probe = compiled(*[np.ones(2, dtype_at[p]) for p in args])
+            except Exception as exc:        # noqa: BLE001  (numexpr refuses the expression)
+                raise NotFusible(f"numexpr: {exc}") from None
+            if probe.dtype != s.dtype:
+                raise NotFusible(f"numexpr gives {probe.dtype} for {expr}, NumPy {s.dtype}")
+            slots[id(s)] = n_inputs + len(steps)
+            steps.append((compiled, tuple(args)))
+            names = ", ".join(f"a{i}=v{p}" for i, p in enumerate(args))
+            texts.append(f"v{slots[id(s)]} = numexpr({expr!r}; {names})")
+        outs = tuple(s.args[0] if s.op == "in" else slots[id(s)] for s in outputs)
+
+        def kernel(*values):
+            values = list(values)
+            for compiled, args in steps:
+                values.append(compiled(*[values[p] for p in args]))
+            return tuple(values[p] for p in outs)
+
+        return _Kernel(kernel, "\n".join(texts))
+
+
+def _numexpr_literal(x):
+    if isinstance(x, np.generic):
+        if x.dtype not in (np.float64, np.complex128, np.int64, np.bool_):
+            raise NotFusible(f"a {x.dtype} constant")
+        x = x.item()
+    if type(x) is complex:
+        return f"complex({x.real!r}, {x.imag!r})"
+    if type(x) is float and not math.isfinite(x):
+        raise NotFusible("a non-finite constant")
+    return repr(x)
+
+
+class _Kernel:
+    """A fused kernel: ``kernel(*inputs)`` returns the tuple of stored values; ``source`` shows what
+    it computes."""
+
+    __slots__ = ("run", "source", "key")
+
+    def __init__(self, run, source):
+        self.run, self.source = run, source
+        self.key = ("fused kernel", source)
+
+    def __call__(self, *inputs):
+        return self.run(*inputs)
+
+    def __repr__(self):
+        return f"<fused kernel:\n{self.source}>"
+
+
+def fuser_for(array_type, force=False):
+    """The fuser for runs over arrays of ``array_type`` (None: no fusion there). ``force``: no
+    minimum size (for tests, and for users who measured that it pays on their arrays)."""
+    if array_type is np.ndarray:
+        if numexpr is None:
+            return None
+        fuser = NumexprFuser(numexpr)
+    else:
+        backend = backend_of_type(array_type)
+        xp = backend.xp() if backend is not None else None
+        if xp is None or not callable(getattr(xp, "fuse", None)):
+            return None
+        fuser = CupyFuser(xp)
+    if force:
+        fuser.min_size, fuser.arithmetic_only = 0, False
+    return fuser
+
+
+# ------------------------------------------------------------------------------ runs
+def _reads(op):
+    if op[0] == "call":
+        return _slots_in(op[3], _slots_in(op[4], set()))
+    return {op[2]}
+
+
+def _own(fn):
+    """Steps that may be called on Syms: ufuncs and gradarray's own VJPs and engine steps (a VJP
+    a user registered might keep what it is given)."""
+    return isinstance(fn, np.ufunc) or (getattr(fn, "__module__", None) or "").startswith("gradarray")
+
+
+def _alias(value):
+    return value        # compiled as ``name = value`` (``_trace_program._returns_first``)
+
+
+class _Run:
+    """Consecutive elementwise steps over arrays of one shape and type, as Syms."""
+
+    def __init__(self, meta, force):
+        self.meta, self.force = meta, force
+        self.ops, self.produced, self.env, self.inputs = [], [], {}, []
+        self.shape = self.type = self.fuser = None
+
+    def add(self, op):
+        """Take ``op`` into the run if it is elementwise over the run's arrays (else False)."""
+        if op[0] != "call" or op[1] is None or not op[5] or op[4] or op[6] is not None or \
+                not _own(op[2]):
+            return False
+        meta = self.meta.get(op[1])
+        if meta is None:
+            return False
+        shape, dtype, atype = meta
+        if self.fuser is None:
+            fuser = fuser_for(atype, self.force)
+            if fuser is None or math.prod(shape) < fuser.min_size:
+                return False
+            self.shape, self.type, self.fuser = shape, atype, fuser
+        elif shape != self.shape or atype is not self.type:
+            return False
+        n_inputs = len(self.inputs)
+        try:
+            result = op[2](*self._fill(op[3]))
+        except Exception:       # noqa: BLE001  (NotFusible, or the step needs real values)
+            result = None
+        if type(result) is not Sym or result.shape != shape or result.dtype != dtype or \
+                not all(self.fuser.takes(s.op) for s in _graph([result], stop=self.env)[0]):
+            for name in self.inputs[n_inputs:]:
+                del self.env[name]
+            del self.inputs[n_inputs:]
+            if not self.ops:
+                self.fuser = None
+            return False
+        self.env[op[1]] = result
+        self.ops.append(op)
+        self.produced.append(op[1])
+        return True
+
+    def _fill(self, tpl):
+        t = type(tpl)
+        if t is Slot:
+            return self._value(tpl.name)
+        if t is tuple or t is list:
+            return t(self._fill(x) for x in tpl)
+        return tpl
+
+    def _value(self, name):
+        sym = self.env.get(name)
+        if sym is not None:
+            return sym
+        meta = self.meta.get(name)
+        if meta is None or meta[0] not in (self.shape, ()) or not self.fuser.accepts(meta[1]) or \
+                (meta[2] is not self.type and not (meta[0] == () and issubclass(meta[2], np.generic))):
+            raise NotFusible(f"operand {name}")
+        sym = self.env[name] = Sym("in", (len(self.inputs),), meta[0], meta[1])
+        self.inputs.append(name)
+        return sym
+
+    def close(self, end, last_read, keep, kernels, stored_names):
+        """The run's steps: one kernel step and its ``item`` steps, or the steps as they were."""
+        stored = [name for name in self.produced if last_read.get(name, -1) >= end or name in keep]
+        # a stored value that is one of the run's inputs (``lambda g, ...: g``) stays an alias
+        aliases = [("call", x, _alias, (Slot(self.inputs[self.env[x].args[0]]),), None, True, None)
+                   for x in stored if self.env[x].op == "in"]
+        stored = [x for x in stored if self.env[x].op != "in"]
+        outputs = [self.env[name] for name in stored]
+        order, _ = _graph(outputs)
+        if len(order) < 2 or any(not self.fuser.accepts(s.dtype) for s in order):
+            return self.ops
+        try:
+            kernel = self.fuser.build(len(self.inputs), outputs)
+        except NotFusible:
+            return self.ops
+        kernels.append(kernel)
+        stored_names.update(stored)
+        name = f"f{next(_kernel_ids)}"
+        return [("call", name, kernel, tuple(Slot(x) for x in self.inputs), None, True, None)] + [
+            ("item", x, name, j) for j, x in enumerate(stored)] + aliases
+
+
+def fuse_runs(ops, meta, split, keep, force=False):
+    """``(ops, split, kernels, stored)``: the steps with each run of two or more elementwise operations
+    replaced by a fused kernel step, within the forward part ``[0, split)`` and the backward part
+    (``split``: None for a program without one); ``keep``: the names the program returns;
+    ``stored``: the names the kernels return."""
+    last_read = {}
+    for n, op in enumerate(ops):
+        for name in _reads(op):
+            last_read[name] = n
+    parts = [(0, len(ops))] if split is None else [(0, split), (split, len(ops))]
+    out, kernels, new_split, stored = [], [], None, set()
+    for lo, hi in parts:
+        if lo == split and split is not None:
+            new_split = len(out)
+        run = _Run(meta, force)
+        for n in range(lo, hi):
+            if run.add(ops[n]):
+                continue
+            out.extend(run.close(n, last_read, keep, kernels, stored) if run.ops else ())
+            run = _Run(meta, force)
+            if not run.add(ops[n]):
+                out.append(ops[n])
+        if run.ops:
+            out.extend(run.close(hi, last_read, keep, kernels, stored))
+    return out, new_split, kernels, stored
+
+
+def might_fuse(meta, force=False):
+    """Whether any array of a program (``meta``: name -> (shape, dtype, type)) is large enough for
+    its backend's fuser: the jit compiles a fused variant only then."""
+    sizes = {}
+    for shape, _, atype in meta.values():
+        sizes[atype] = max(sizes.get(atype, 0), math.prod(shape))
+    for atype, size in sizes.items():
+        fuser = None if issubclass(atype, np.generic) else fuser_for(atype, force)
+        if fuser is not None and size >= fuser.min_size:
+            return True
+    return False
