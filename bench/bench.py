@@ -9,7 +9,7 @@ Workloads (forward + backward each, median of repeated runs after warm-up):
   chain_large  the same chain at n=10^6: ratio to the hand-written NumPy forward+backward (floor)
   mlp          one training step of a 784-256-10 MLP, batch 256, softmax cross-entropy: ratio to floor
   fusion       an arithmetic-only elementwise model at n=10^5..10^7: ga.jit with and without
-               fused kernels (numexpr) against the floor
+               fused kernels (numba) against the floor
   jit          ga.jit(ga.value_and_grad(f)): the first two calls (trace, then trace + validation)
                against the replay of later calls; chain/mlp tables also have a "ga.jit" row
   deep         10^5 sequential scalar ops: backward time, and the 10^4 -> 10^5 scaling (linear?)
@@ -186,7 +186,7 @@ def chain_runners(x0, peers):
     runners["gradarray ga.jit (replay)"] = lambda: jitted(x0)
     if x0.size >= 2 ** 16:
         forced = ga.jit(ga.value_and_grad(chain_numpy), fuse=True)
-        runners["gradarray ga.jit (fuse=True: numexpr)"] = lambda: forced(x0)
+        runners["gradarray ga.jit (fuse=True: numba)"] = lambda: forced(x0)
     if "torch" in peers:
         torch = peers["torch"]
         xt = torch.tensor(x0, requires_grad=True)
@@ -247,7 +247,7 @@ def fusion_runners(x0, peers):
     runners = {"numpy floor (hand-written)": lambda: rational_floor(x0)}
     vg = ga.value_and_grad(rational_numpy)
     runners["gradarray (eager)"] = lambda: vg(x0)
-    for label, fuse in (("fuse=False", False), ("fuse='auto': numexpr", "auto")):
+    for label, fuse in (("fuse=False", False), ("fuse='auto': numba", "auto")):
         jitted = ga.jit(ga.value_and_grad(rational_numpy), fuse=fuse)
         runners[f"gradarray ga.jit ({label})"] = lambda j=jitted: j(x0)
     if "torch" in peers:

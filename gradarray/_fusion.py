@@ -12,10 +12,15 @@ outputs read; values used only inside the run are never stored.
 Kernels (``fuser_for`` picks one per run, from the type of the run's arrays):
 - CuPy, or any device namespace with ``fuse``: the run as one Python function of the namespace's
   ufuncs, compiled by ``xp.fuse`` into one GPU kernel (multiple outputs, no temporaries).
-- NumPy with numexpr installed: each stored value is one numexpr expression over the run's inputs
-  and the stored values before it (numexpr evaluates it in cache-sized blocks on its threads). Only
-  for float64/complex128 runs of at least ``CPU_MIN_SIZE`` elements: below that, numexpr's fixed cost
-  per call is more than NumPy's; ``bench/bench.py --only fusion`` measures where it pays.
+- NumPy with numba installed: the run as one compiled loop that computes every value of an
+  element in registers and writes the stored ones in one pass. Under ``fuse="auto"`` only for
+  arithmetic (NumPy's SIMD math functions are faster than a loop of scalar ones) on float64 and
+  complex128 runs of at least ``CPU_MIN_SIZE`` elements (below that, NumPy's calls are cheap);
+  ``bench/bench.py --only fusion`` measures it. numexpr was measured and rejected: on this
+  project's machines one numexpr expression ran slower than NumPy's calls for it.
+
+A later run recomputes cheap values of earlier runs from their inputs rather than reading them,
+so that the forward pass need not store what the backward pass can recompute.
 
 Fused kernels round differently from NumPy's kernels (last bits), so ``gradarray.jit`` replays a
 fused program against the eager result, within ``close_outputs``' tolerance, before it uses it, and
@@ -32,10 +37,10 @@ import numpy as np
 from ._backend import backend_of_type
 from ._trace_program import Slot, _slots_in
 
-try:                    # optional: the CPU fuser (``pip install numexpr``)
-    import numexpr
-except ImportError:     # pragma: no cover - exercised where numexpr is absent
-    numexpr = None
+try:                    # optional: the CPU fuser (``pip install numba``)
+    import numba
+except ImportError:     # pragma: no cover - exercised where numba is absent
+    numba = None
 
 __all__ = ["NotFusible", "Sym", "fuse_runs", "fuser_for", "might_fuse", "CPU_MIN_SIZE"]
 
@@ -178,17 +183,17 @@ class CupyFuser:
     def takes(self, op):
         return True
 
+    def recompute(self, order):
+        """Recompute rather than store and reload (the GPU is bound by memory, not arithmetic)."""
+        return len(order) <= 32
+
     def build(self, n_inputs, outputs):
         env, names, lines = {"xp": self.xp}, {}, []
 
         def ref(x):
             if type(x) is Sym:
                 return f"a{x.args[0]}" if x.op == "in" else names[id(x)]
-            if type(x) in _SCALARS and (type(x) is not float or math.isfinite(x)):
-                return repr(x)
-            name = f"k{len(env)}"
-            env[name] = x
-            return name
+            return _literal(x, env)
 
         order, _ = _graph(outputs)
         for s in order:
@@ -207,99 +212,97 @@ class CupyFuser:
         return _Kernel(lambda *a: tuple(fused(*a)), source)
 
 
-_NUMEXPR_OPS = {
-    np.add: "({} + {})", np.subtract: "({} - {})", np.multiply: "({} * {})",
-    np.divide: "({} / {})", np.power: "({} ** {})", np.negative: "(-{})", np.positive: "{}",
-    np.square: "({} ** 2)", np.less: "({} < {})", np.less_equal: "({} <= {})",
-    np.greater: "({} > {})", np.greater_equal: "({} >= {})", np.equal: "({} == {})",
-    np.not_equal: "({} != {})", np.logical_and: "({} & {})", np.logical_or: "({} | {})",
-    np.logical_not: "(~{})", "where": "where({}, {}, {})",
+# numba scalar code for each operation (arguments are temporaries' names, never expressions)
+_ARITHMETIC_FORMS = {
+    np.add: "{} + {}", np.subtract: "{} - {}", np.multiply: "{} * {}", np.divide: "{} / {}",
+    np.power: "{} ** {}", np.negative: "-{}", np.positive: "+{}", np.square: "{0} * {0}",
+    np.reciprocal: "1.0 / {}", np.less: "{} < {}", np.less_equal: "{} <= {}",
+    np.greater: "{} > {}", np.greater_equal: "{} >= {}", np.equal: "{} == {}",
+    np.not_equal: "{} != {}", np.logical_and: "{} and {}", np.logical_or: "{} or {}",
+    np.logical_not: "not {}", "where": "{1} if {0} else {2}", np.absolute: "abs({})",
+    np.conjugate: "{}.conjugate()",
 }
-_NUMEXPR_ARITHMETIC = set(_NUMEXPR_OPS) | {np.conjugate, np.absolute}
-_NUMEXPR_OPS[np.arctan2] = "arctan2({}, {})"
-for _name in ("sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
-              "arccosh", "arctanh", "exp", "expm1", "log", "log1p", "log10", "sqrt"):
-    _NUMEXPR_OPS[getattr(np, _name)] = _name + "({})"
+_MATH_FORMS = {getattr(np, name): f"np.{name}({{}})" for name in (
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
+    "arccosh", "arctanh", "exp", "expm1", "log", "log1p", "log10", "sqrt")}
+_MATH_FORMS[np.arctan2] = "np.arctan2({}, {})"
 
 
-class NumexprFuser:
-    """numexpr expressions for NumPy runs: one expression per stored value."""
+class NumbaFuser:
+    """NumPy runs: one numba-compiled loop per run, every stored value written in the same pass.
+    Under "auto" arithmetic only (NumPy's SIMD math functions beat a loop of scalar ones: bench)
+    on float64/complex128 runs of at least ``CPU_MIN_SIZE`` elements; compiling costs ~0.2 s per
+    kernel, once per program."""
 
     min_size = CPU_MIN_SIZE
+    arithmetic_only = True
 
-    def __init__(self, numexpr):
-        self.ne = numexpr
-
-    arithmetic_only = True      # "auto": NumPy's SIMD math functions beat numexpr's (measured)
+    def __init__(self, numba):
+        self.numba = numba
 
     def accepts(self, dtype):
         return dtype in (np.float64, np.complex128, np.bool_)
 
     def takes(self, op):
-        return op in _NUMEXPR_ARITHMETIC or not self.arithmetic_only
+        return op in _ARITHMETIC_FORMS or (op in _MATH_FORMS and not self.arithmetic_only)
+
+    def recompute(self, order):
+        """Recompute a few arithmetic operations rather than store and reload (a store and a load
+        of a large array cost more than them); math functions are stored."""
+        return len(order) <= 16 and all(s.op in _ARITHMETIC_FORMS for s in order)
 
     def build(self, n_inputs, outputs):
-        order, uses = _graph(outputs)
-        stored = {id(s) for s in outputs} | {id(s) for s in order if uses.get(id(s), 0) > 1}
-        slots, dtype_at = {}, {}            # id(Sym) -> position in the kernel's value list
-        steps, texts = [], []
+        order, _ = _graph(outputs)
+        env, names, body = {"np": np}, {}, []
+        scalars, shape = {}, outputs[0].shape
 
-        def text(x, args):
-            if type(x) is not Sym:
-                return _numexpr_literal(x)
-            if x.op == "in" or id(x) in slots:
-                pos = x.args[0] if x.op == "in" else slots[id(x)]
-                dtype_at[pos] = x.dtype
-                if pos not in args:
-                    args.append(pos)
-                return f"a{args.index(pos)}"
-            if x.op is np.conjugate and x.dtype.kind == "f":
-                return text(x.args[0], args)
-            if x.op is np.absolute and x.dtype.kind == "f" and x.args[0].dtype.kind == "f":
-                return f"abs({text(x.args[0], args)})"
-            form = _NUMEXPR_OPS.get(x.op)
-            if form is None:
-                raise NotFusible(f"numexpr has no {getattr(x.op, '__name__', x.op)}")
-            return form.format(*(text(a, args) for a in x.args))
+        def ref(x):
+            if type(x) is Sym:
+                if x.op == "in":
+                    k = x.args[0]
+                    if x.shape != shape:
+                        scalars[k] = x.dtype
+                    return f"a{k}" if x.shape != shape else f"a{k}[i]"
+                return names[id(x)]
+            return _literal(x, env)
 
         for s in order:
-            if id(s) not in stored:
-                continue
-            args = []
-            expr = text(s, args)
-            signature = [(f"a{i}", dtype_at[p].type) for i, p in enumerate(args)]
-            try:
-                compiled = self.ne.NumExpr(expr, signature=signature)
-                probe = compiled(*[np.ones(2, dtype_at[p]) for p in args])
-            except Exception as exc:        # noqa: BLE001  (numexpr refuses the expression)
-                raise NotFusible(f"numexpr: {exc}") from None
-            if probe.dtype != s.dtype:
-                raise NotFusible(f"numexpr gives {probe.dtype} for {expr}, NumPy {s.dtype}")
-            slots[id(s)] = n_inputs + len(steps)
-            steps.append((compiled, tuple(args)))
-            names = ", ".join(f"a{i}=v{p}" for i, p in enumerate(args))
-            texts.append(f"v{slots[id(s)]} = numexpr({expr!r}; {names})")
-        outs = tuple(s.args[0] if s.op == "in" else slots[id(s)] for s in outputs)
+            form = _ARITHMETIC_FORMS.get(s.op) or _MATH_FORMS.get(s.op)
+            if form is None:
+                raise NotFusible(f"no scalar form for {getattr(s.op, '__name__', s.op)}")
+            if s.op is np.conjugate and s.dtype.kind != "c":
+                form = "{}"
+            names[id(s)] = f"t{len(body)}"
+            body.append(f"t{len(body)} = {form.format(*(ref(a) for a in s.args))}")
+        body += [f"o{m}[i] = {ref(s)}" for m, s in enumerate(outputs)]
+        params = [f"a{k}" for k in range(n_inputs)] + [f"o{m}" for m in range(len(outputs))]
+        source = (f"def fused(n, {', '.join(params)}):\n    for i in range(n):\n"
+                  + "".join(f"        {line}\n" for line in body))
+        exec(compile(source, "<ga.jit fused kernel>", "exec"), env)      # noqa: S102
+        loop = self.numba.njit(error_model="numpy", cache=False)(env["fused"])
+        dtypes, size = [s.dtype for s in outputs], math.prod(shape)
 
-        def kernel(*values):
-            values = list(values)
-            for compiled, args in steps:
-                values.append(compiled(*[values[p] for p in args]))
-            return tuple(values[p] for p in outs)
+        def kernel(*inputs):
+            flat = [x.dtype.type(x) if k in scalars else np.ascontiguousarray(x).reshape(-1)
+                    for k, x in enumerate(inputs)]
+            outs = [np.empty(shape, d) for d in dtypes]
+            loop(size, *flat, *[o.reshape(-1) for o in outs])
+            return tuple(outs)
 
-        return _Kernel(kernel, "\n".join(texts))
+        return _Kernel(kernel, source)
 
 
-def _numexpr_literal(x):
+def _literal(x, env):
+    """A constant in generated code: its literal, or a name bound in ``env``."""
     if isinstance(x, np.generic):
         if x.dtype not in (np.float64, np.complex128, np.int64, np.bool_):
             raise NotFusible(f"a {x.dtype} constant")
         x = x.item()
-    if type(x) is complex:
-        return f"complex({x.real!r}, {x.imag!r})"
-    if type(x) is float and not math.isfinite(x):
-        raise NotFusible("a non-finite constant")
-    return repr(x)
+    if type(x) in _SCALARS and (type(x) is not float or math.isfinite(x)):
+        return repr(x)
+    name = f"k{len(env)}"
+    env[name] = x
+    return name
 
 
 class _Kernel:
@@ -323,9 +326,9 @@ def fuser_for(array_type, force=False):
     """The fuser for runs over arrays of ``array_type`` (None: no fusion there). ``force``: no
     minimum size (for tests, and for users who measured that it pays on their arrays)."""
     if array_type is np.ndarray:
-        if numexpr is None:
+        if numba is None:
             return None
-        fuser = NumexprFuser(numexpr)
+        fuser = NumbaFuser(numba)
     else:
         backend = backend_of_type(array_type)
         xp = backend.xp() if backend is not None else None
@@ -354,40 +357,54 @@ def _alias(value):
     return value        # compiled as ``name = value`` (``_trace_program._returns_first``)
 
 
-class _Run:
-    """Consecutive elementwise steps over arrays of one shape and type, as Syms."""
+class _Plan:
+    """What the runs of one program share: the expressions of the values earlier runs computed
+    (a later run may recompute a cheap one instead of reading it), and the count of writing steps
+    seen (an expression over arrays that a step may have written since cannot be recomputed)."""
 
-    def __init__(self, meta, force):
-        self.meta, self.force = meta, force
-        self.ops, self.produced, self.env, self.inputs = [], [], {}, []
+    def __init__(self, meta, force, immutable):
+        self.meta, self.force, self.immutable = meta, force, immutable
+        self.exprs = {}             # name -> (Sym, the run that computed it)
+        self.writes = 0
+
+
+class _Run:
+    """Consecutive elementwise steps over arrays of one shape and type, as Syms over the run's
+    inputs (``inputs[k]`` names the value of ``Sym("in", (k,))``)."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.ops, self.produced, self.env, self.inputs, self.added = [], [], {}, [], []
+        self.leaf_reads = []        # values of earlier runs read as inputs (they must be stored)
         self.shape = self.type = self.fuser = None
+        self.writes_at_end = None
 
     def add(self, op):
         """Take ``op`` into the run if it is elementwise over the run's arrays (else False)."""
         if op[0] != "call" or op[1] is None or not op[5] or op[4] or op[6] is not None or \
                 not _own(op[2]):
             return False
-        meta = self.meta.get(op[1])
+        meta = self.plan.meta.get(op[1])
         if meta is None:
             return False
         shape, dtype, atype = meta
         if self.fuser is None:
-            fuser = fuser_for(atype, self.force)
+            fuser = fuser_for(atype, self.plan.force)
             if fuser is None or math.prod(shape) < fuser.min_size:
                 return False
             self.shape, self.type, self.fuser = shape, atype, fuser
         elif shape != self.shape or atype is not self.type:
             return False
-        n_inputs = len(self.inputs)
+        marks = len(self.inputs), len(self.added), len(self.leaf_reads)
         try:
             result = op[2](*self._fill(op[3]))
         except Exception:       # noqa: BLE001  (NotFusible, or the step needs real values)
             result = None
         if type(result) is not Sym or result.shape != shape or result.dtype != dtype or \
                 not all(self.fuser.takes(s.op) for s in _graph([result], stop=self.env)[0]):
-            for name in self.inputs[n_inputs:]:
+            for name in self.added[marks[1]:]:
                 del self.env[name]
-            del self.inputs[n_inputs:]
+            del self.inputs[marks[0]:], self.added[marks[1]:], self.leaf_reads[marks[2]:]
             if not self.ops:
                 self.fuser = None
             return False
@@ -408,17 +425,55 @@ class _Run:
         sym = self.env.get(name)
         if sym is not None:
             return sym
-        meta = self.meta.get(name)
+        found = self.plan.exprs.get(name)
+        if found is not None:
+            if self._can_recompute(*found):
+                sym = self.env[name] = self._copy(found[0], found[1], {})
+                self.added.append(name)
+                return sym
+            self.leaf_reads.append(name)
+        meta = self.plan.meta.get(name)
         if meta is None or meta[0] not in (self.shape, ()) or not self.fuser.accepts(meta[1]) or \
                 (meta[2] is not self.type and not (meta[0] == () and issubclass(meta[2], np.generic))):
             raise NotFusible(f"operand {name}")
         sym = self.env[name] = Sym("in", (len(self.inputs),), meta[0], meta[1])
         self.inputs.append(name)
+        self.added.append(name)
         return sym
 
-    def close(self, end, last_read, keep, kernels, stored_names):
-        """The run's steps: one kernel step and its ``item`` steps, or the steps as they were."""
-        stored = [name for name in self.produced if last_read.get(name, -1) >= end or name in keep]
+    def _can_recompute(self, sym, run):
+        """A value an earlier run computed, recomputed here from that run's inputs: if it is cheap
+        (``fuser.recompute``), of this run's shape and type, and no step wrote since into an
+        input it depends on (inputs of the program and read-only constants are never written)."""
+        if sym.op == "in" or sym.shape != self.shape or run.type is not self.type:
+            return False
+        order, _ = _graph([sym])
+        if not self.fuser.recompute(order):
+            return False
+        if self.plan.writes == run.writes_at_end:
+            return True
+        leaves = {run.inputs[a.args[0]] for s in order for a in s.args
+                  if type(a) is Sym and a.op == "in"}
+        return leaves <= self.plan.immutable
+
+    def _copy(self, sym, run, memo):
+        if id(sym) not in memo:
+            if sym.op == "in":
+                memo[id(sym)] = self._value(run.inputs[sym.args[0]])
+            else:
+                args = tuple(self._copy(a, run, memo) if type(a) is Sym else a for a in sym.args)
+                memo[id(sym)] = Sym(sym.op, args, sym.shape, sym.dtype)
+        return memo[id(sym)]
+
+    def finish(self):
+        """The run is complete: later runs may recompute its values."""
+        self.writes_at_end = self.plan.writes
+        for name in self.produced:
+            self.plan.exprs[name] = (self.env[name], self)
+
+    def fused(self, stored, kernels):
+        """The run as one kernel step and its ``item`` steps (``stored``: the values to return),
+        or None if the fuser cannot build it."""
         # a stored value that is one of the run's inputs (``lambda g, ...: g``) stays an alias
         aliases = [("call", x, _alias, (Slot(self.inputs[self.env[x].args[0]]),), None, True, None)
                    for x in stored if self.env[x].op == "in"]
@@ -426,44 +481,87 @@ class _Run:
         outputs = [self.env[name] for name in stored]
         order, _ = _graph(outputs)
         if len(order) < 2 or any(not self.fuser.accepts(s.dtype) for s in order):
-            return self.ops
+            return None
         try:
             kernel = self.fuser.build(len(self.inputs), outputs)
         except NotFusible:
-            return self.ops
+            return None
         kernels.append(kernel)
-        stored_names.update(stored)
         name = f"f{next(_kernel_ids)}"
         return [("call", name, kernel, tuple(Slot(x) for x in self.inputs), None, True, None)] + [
             ("item", x, name, j) for j, x in enumerate(stored)] + aliases
 
 
-def fuse_runs(ops, meta, split, keep, force=False):
-    """``(ops, split, kernels, stored)``: the steps with each run of two or more elementwise operations
-    replaced by a fused kernel step, within the forward part ``[0, split)`` and the backward part
-    (``split``: None for a program without one); ``keep``: the names the program returns;
-    ``stored``: the names the kernels return."""
-    last_read = {}
-    for n, op in enumerate(ops):
-        for name in _reads(op):
-            last_read[name] = n
+def fuse_runs(ops, meta, split, keep, immutable=frozenset(), force=False):
+    """``(ops, split, kernels, stored)``: the steps with each run of two or more elementwise
+    operations replaced by a fused kernel step, within the forward part ``[0, split)`` and the
+    backward part (``split``: None for a program without one). A run recomputes cheap values of
+    earlier runs instead of reading them, so that they need not be stored. ``keep``: the names
+    the program returns; ``immutable``: names of arrays no step writes (inputs, read-only
+    constants); ``stored``: the names the kernels return."""
+    plan = _Plan(meta, force, immutable)
     parts = [(0, len(ops))] if split is None else [(0, split), (split, len(ops))]
-    out, kernels, new_split, stored = [], [], None, set()
+    items = []                      # ("op", op) and ("run", run), in program order
     for lo, hi in parts:
-        if lo == split and split is not None:
-            new_split = len(out)
-        run = _Run(meta, force)
+        if lo == split:
+            items.append(("split", None))
+        run = _Run(plan)
         for n in range(lo, hi):
             if run.add(ops[n]):
                 continue
-            out.extend(run.close(n, last_read, keep, kernels, stored) if run.ops else ())
-            run = _Run(meta, force)
+            if run.ops:
+                run.finish()
+                items.append(("run", run))
+                run = _Run(plan)
             if not run.add(ops[n]):
-                out.append(ops[n])
+                items.append(("op", ops[n]))
+                if ops[n][0] == "call" and not ops[n][5]:
+                    plan.writes += 1
         if run.ops:
-            out.extend(run.close(hi, last_read, keep, kernels, stored))
-    return out, new_split, kernels, stored
+            run.finish()
+            items.append(("run", run))
+    unfused = set()
+    while True:                     # a run that cannot be built runs its steps as they were
+        out, kernels, stored_all, failed = _emit(items, keep, unfused)
+        if not failed:
+            break
+        unfused |= failed
+    new_split = next((k for k, op in enumerate(out) if op is None), None)
+    return [op for op in out if op is not None], new_split, kernels, stored_all
 
+
+def _emit(items, keep, unfused):
+    """The steps with the runs not in ``unfused`` fused, and the runs that could not be."""
+    needed = set(keep)              # values of runs that something reads as they are
+    for kind, x in items:
+        if kind == "op":
+            needed |= _reads(x)
+        elif kind == "run":
+            needed |= set(x.leaf_reads) if id(x) not in unfused else _reads_of(x.ops)
+    out, kernels, stored_all, failed = [], [], set(), set()
+    for kind, x in items:
+        if kind == "split":
+            out.append(None)
+        elif kind == "op":
+            out.append(x)
+        elif id(x) in unfused:
+            out.extend(x.ops)
+        else:
+            stored = [name for name in x.produced if name in needed]
+            steps = x.fused(stored, kernels)
+            if steps is None:
+                failed.add(id(x))
+                continue
+            stored_all.update(stored)
+            out.extend(steps)
+    return out, kernels, stored_all, failed
+
+
+def _reads_of(ops):
+    names = set()
+    for op in ops:
+        names |= _reads(op)
+    return names
 
 def might_fuse(meta, force=False):
     """Whether any array of a program (``meta``: name -> (shape, dtype, type)) is large enough for

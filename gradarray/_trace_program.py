@@ -322,8 +322,8 @@ class Program:
         With ``split`` (the first step of a backward pass whose cotangents are the inputs from
         ``cotangents`` on; ``out_tpl`` is then (outputs, gradients)): ``run`` is the forward part,
         returning (outputs, saved), and ``backward(saved, cotangents)`` the rest.
-        ``rewrite(ops, meta, split, keep)`` -> ``(ops, split, kernels, stored)`` transforms the
-        steps after constant folding (``gradarray._fusion.fuse_runs``). A program can be compiled
+        ``rewrite(ops, meta, split, keep, immutable)`` -> ``(ops, split, kernels, stored)``
+        transforms the steps after constant folding (``gradarray._fusion.fuse_runs``). A program can be compiled
         again (with or without ``rewrite``): each compile starts from the recorded steps."""
         emit = _Emitter(self, modes)
         self.ops, self.split = self.recorded, split
@@ -334,8 +334,10 @@ class Program:
             self._fold(emit, modes)
         if rewrite is not None:
             keep = _slots_in(self.out_tpl, set())
+            immutable = {f"i{k}" for k in range(self.cotangents)} | self.folded | {
+                f"c{k}" for k, m in enumerate(modes) if m != "rw"}
             self.ops, split, self.kernels, self.kernel_outputs = rewrite(
-                self.ops, self.meta, split, keep)
+                self.ops, self.meta, split, keep, immutable)
         if split is None:
             outputs = _slots_in(self.out_tpl, set())
             live, needed = self._live(range(len(self.ops)), set(outputs))

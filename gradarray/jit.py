@@ -71,10 +71,11 @@ def jit(fn=None, *, max_programs=8, fuse="auto"):
     module docstring for guards, what is refused and how it composes with grad).
 
     ``fuse``: "auto" fuses runs of elementwise steps into one kernel where that pays (CuPy:
-    always, with ``cupy.fuse``; NumPy: float64/complex128 arrays of 2**16 elements or more, with
-    numexpr if it is installed); True fuses every run a fuser takes, whatever its size; False
-    never fuses (replays are then bit-for-bit the eager NumPy results). A fused program is used
-    only after it reproduced the eager result within rounding (see ``_same_outputs``)."""
+    every run, with ``cupy.fuse``; NumPy, with numba installed: arithmetic on float64/complex128
+    arrays of 2**16 elements or more); True fuses every run a fuser takes, math functions and
+    small arrays included; False never fuses (replays are then the eager NumPy calls, bit for
+    bit). A fused program is used only after it reproduced the eager result within rounding
+    (``_same_outputs``); ``programs()[k].fusion`` says what fusion did."""
     if fuse not in ("auto", True, False):
         raise ValueError(f"ga.jit: fuse must be 'auto', True or False, not {fuse!r}")
     if fn is None:
@@ -437,7 +438,7 @@ def _unwrap_outputs(out):
 
 
 # Relative tolerance of a fused program against the eager result, by float size: fused kernels
-# evaluate the same formulas with other rounding (numexpr's and CUDA's math functions, no
+# evaluate the same formulas with other rounding (numba's and CUDA's math functions, no
 # intermediate stores); a wrong kernel is off by far more. The absolute part is scaled by the
 # largest magnitude of each output, so that values that cancel to near zero compare normwise.
 _FUSED_RTOL = {2: 1e-2, 4: 1e-4, 8: 1e-9, 16: 1e-9}
