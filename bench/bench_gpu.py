@@ -6,7 +6,9 @@
                                           # that every code path runs; its timings mean nothing
 Workloads (forward + backward, the GPU synchronised after every call, median of repeats after
 warm-up, the gradients checked against the floor's):
-  chain   the 60-ufunc chain of bench.py at n=10^8 (10^7 if GPU memory is short), float32 and float64
+  chain   the 60-ufunc chain of bench.py at n=10^8 (10^7 if GPU memory is short), float32 and float64,
+          eager and under ga.jit (fused with cupy.fuse, and unfused)
+  small   the same chain at n=10^3, float32: per-call overhead (ga.jit's target: <= torch CUDA)
   mlp     one step of bench.py's mlp_loss, 4096 -> 4096 (tanh) -> 10, batch 4096, float32
   memory  CuPy pool bytes in use before forward, at the peak, and after backward (chain, n=10^7):
           after backward only the gradient (and the 0-d loss) may still be held
@@ -36,9 +38,10 @@ import numpy as np  # noqa: E402
 import gradarray as ga  # noqa: E402  (bench put the repository on sys.path)
 
 FLOOR, GA, TORCH = "CuPy floor (hand-written)", "gradarray on CuPy", "torch CUDA autograd"
+JIT, JIT_UNFUSED = "gradarray ga.jit (fused: cupy.fuse)", "gradarray ga.jit (fuse=False)"
 TARGETS = {FLOOR: 1.1, TORCH: 1.2}
-SIZES = {"gpu": dict(chain=(10 ** 8, 10 ** 7), mlp=4096, memory=10 ** 7),   # chain: first that fits
-         "dry": dict(chain=(10 ** 4,), mlp=32, memory=10 ** 5)}
+SIZES = {"gpu": dict(chain=(10 ** 8, 10 ** 7), small=10 ** 3, mlp=4096, memory=10 ** 7),
+         "dry": dict(chain=(10 ** 4,), small=10 ** 3, mlp=32, memory=10 ** 5)}   # chain: first that fits
 
 
 # ------------------------------------------------------------------------------------ set-up
@@ -119,6 +122,9 @@ def chain_runners(env, n, dtype):
         y.backward()
         return y, xg.grad.data
     runners = {FLOOR: lambda: chain_floor(x), GA: run_ga}
+    for label, fuse in ((JIT, "auto"), (JIT_UNFUSED, False)):
+        jitted = ga.jit(ga.value_and_grad(chain_numpy), fuse=fuse)
+        runners[label] = lambda j=jitted: j(x)
     if env.torch:
         xt = env.torch.as_tensor(host, device="cuda").requires_grad_()
         f = chain_generic(env.torch)
@@ -195,7 +201,7 @@ def timing_rows(env, runners, repeat):
                 continue
             r = t / times[ref]
             ratios.append(f"{r:.2f}x" + (f" (target <= {limit}x: {'met' if r <= limit else 'MISSED'})"
-                                         if name == GA else ""))
+                                         if name in (GA, JIT) else ""))
         rows.append([name, f"{t * 1e3:.2f}", *ratios, f"{errs[name]:.1e}"])
     return rows
 
@@ -230,7 +236,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
     ap.add_argument("--dry-run", action="store_true", help="NumPy instead of CuPy, tiny sizes, no torch")
-    ap.add_argument("--only", default="", help="comma-separated subset of chain,mlp,memory")
+    ap.add_argument("--only", default="", help="comma-separated subset of chain,small,mlp,memory")
     args = ap.parse_args()
     env = load_env(args.dry_run)
     want = (lambda w: not args.only or w in args.only.split(","))
@@ -252,6 +258,11 @@ def main():
             else:
                 continue
             print_table(f"60-ufunc chain, n={exp10(n)}, {np.dtype(dtype)} (forward+backward)", cols, rows)
+    if want("small"):
+        n = size["small"]
+        print_table(f"60-ufunc chain, n={exp10(n)}, float32 (forward+backward; ga.jit's target: "
+                    "<= torch CUDA eager)", cols,
+                    timing_rows(env, chain_runners(env, n, np.float32), repeat))
     if want("mlp"):
         d = size["mlp"]
         rows = timing_rows(env, mlp_runners(env, batch=d, d_in=d, hidden=d), repeat)
