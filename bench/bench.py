@@ -173,6 +173,17 @@ def load_peers():
     return peers
 
 
+def torch_runner(torch, x0, generic):
+    """Forward + backward of ``generic(torch)`` on a leaf tensor holding x0."""
+    xt = torch.tensor(x0, requires_grad=True)
+    f = generic(torch)
+
+    def run():
+        xt.grad = None
+        f(xt).backward()
+    return run
+
+
 def chain_runners(x0, peers):
     """name -> zero-argument callable doing forward + backward of the chain on a copy of x0."""
     runners = {"numpy floor (hand-written)": lambda: chain_floor(x0)}
@@ -184,18 +195,10 @@ def chain_runners(x0, peers):
     runners["gradarray"] = run_ga
     jitted = ga.jit(ga.value_and_grad(chain_numpy))
     runners["gradarray ga.jit (replay)"] = lambda: jitted(x0)
-    if x0.size >= 2 ** 16:
-        forced = ga.jit(ga.value_and_grad(chain_numpy), fuse=True)
-        runners["gradarray ga.jit (fuse=True: numba)"] = lambda: forced(x0)
+    forced = ga.jit(ga.value_and_grad(chain_numpy), fuse=True)
+    runners["gradarray ga.jit (fuse=True: numba)"] = lambda: forced(x0)
     if "torch" in peers:
-        torch = peers["torch"]
-        xt = torch.tensor(x0, requires_grad=True)
-        ft = chain_generic(torch)
-
-        def run_torch():
-            xt.grad = None
-            ft(xt).backward()
-        runners["torch CPU (eager)"] = run_torch
+        runners["torch CPU (eager)"] = torch_runner(peers["torch"], x0, chain_generic)
     if "autograd" in peers:
         autograd, anp = peers["autograd"]
         gf = autograd.grad(chain_generic(anp))
@@ -251,14 +254,7 @@ def fusion_runners(x0, peers):
         jitted = ga.jit(ga.value_and_grad(rational_numpy), fuse=fuse)
         runners[f"gradarray ga.jit ({label})"] = lambda j=jitted: j(x0)
     if "torch" in peers:
-        torch = peers["torch"]
-        xt = torch.tensor(x0, requires_grad=True)
-        ft = rational_generic(torch)
-
-        def run_torch():
-            xt.grad = None
-            ft(xt).backward()
-        runners["torch CPU (eager)"] = run_torch
+        runners["torch CPU (eager)"] = torch_runner(peers["torch"], x0, rational_generic)
     if "jax" in peers:
         jax, jnp = peers["jax"]
         xj = jnp.asarray(x0)
@@ -502,11 +498,13 @@ def main():
             for name, t in timeit_all(chain_runners(x0, peers), repeat).items():
                 results.setdefault(name, {})[n] = t / N_OPS * 1e6
         torch_ref = results.get("torch CPU (eager)")
+        floor = results["numpy floor (hand-written)"]
         for name, r in results.items():
-            ratio = f"{r[10] / torch_ref[10]:.2f}x" if torch_ref else "-"
-            rows.append([name, f"{r[10]:.2f}", f"{r[100]:.2f}", ratio])
+            ratios = [f"{r[n] / torch_ref[n]:.2f}x" if torch_ref else "-" for n in (10, 100)]
+            rows.append([name, f"{r[10]:.2f}", f"{r[100]:.2f}", *ratios, f"{r[100] / floor[100]:.2f}x"])
         print_table("Per-op forward+backward, 60-ufunc chain (µs per op)",
-                    ["tool", "n=10", "n=100", "vs torch (n=10)"], rows)
+                    ["tool", "n=10", "n=100", "vs torch (n=10)", "vs torch (n=100)",
+                     "vs floor (n=100)"], rows)
     if want("chain_large"):
         n = 10 ** 6
         x0 = np.random.default_rng(0).random(n)
