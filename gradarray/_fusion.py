@@ -29,6 +29,8 @@ Must not know about: the jit's cache or tracing (``gradarray.jit``, ``_tracer``)
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import itertools
 import math
 
@@ -37,10 +39,8 @@ import numpy as np
 from ._backend import backend_of_type
 from ._trace_program import Slot, _slots_in
 
-try:                    # optional: the CPU fuser (``pip install numba``)
-    import numba
-except ImportError:     # pragma: no cover - exercised where numba is absent
-    numba = None
+_numba = []             # the numba module once imported (or None): importing it takes ~0.3 s,
+                        # so it happens when a program first has a NumPy run to fuse
 
 __all__ = ["NotFusible", "Sym", "fuse_runs", "fuser_for", "might_fuse", "CPU_MIN_SIZE"]
 
@@ -326,9 +326,12 @@ def fuser_for(array_type, force=False):
     """The fuser for runs over arrays of ``array_type`` (None: no fusion there). ``force``: no
     minimum size (for tests, and for users who measured that it pays on their arrays)."""
     if array_type is np.ndarray:
-        if numba is None:
+        if not _numba:
+            _numba.append(importlib.import_module("numba") if importlib.util.find_spec("numba")
+                          else None)
+        if _numba[0] is None:
             return None
-        fuser = NumbaFuser(numba)
+        fuser = NumbaFuser(_numba[0])
     else:
         backend = backend_of_type(array_type)
         xp = backend.xp() if backend is not None else None
@@ -570,7 +573,10 @@ def might_fuse(meta, force=False):
     for shape, _, atype in meta.values():
         sizes[atype] = max(sizes.get(atype, 0), math.prod(shape))
     for atype, size in sizes.items():
-        fuser = None if issubclass(atype, np.generic) else fuser_for(atype, force)
+        if issubclass(atype, np.generic) or (atype is np.ndarray and not force and
+                                             size < CPU_MIN_SIZE):     # (numba not imported)
+            continue
+        fuser = fuser_for(atype, force)
         if fuser is not None and size >= fuser.min_size:
             return True
     return False
