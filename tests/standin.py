@@ -494,7 +494,14 @@ def fuse(fn=None, *, kernel_name=None):
         for a in args:
             if not isinstance(a, (StandinArray, bool, int, float, complex, np.generic)):
                 raise TypeError(f"cupy.fuse: cannot take an argument of type {type(a).__name__}")
-        return fn(*args)
+        out = fn(*args)
+        if type(out) is not tuple:
+            return out
+        # CuPy's fused kernels give every output the broadcast shape of all the arrays
+        # (cupy/cupy#8381): an output of another shape comes back broadcast
+        shape = np.broadcast_shapes(*(a.shape for a in args + out if isinstance(a, StandinArray)))
+        return tuple(o if o.shape == shape else _wrap(np.array(np.broadcast_to(o._a, shape)))
+                     for o in out)
     fused.__name__ = kernel_name or fn.__name__
     return fused
 
