@@ -187,7 +187,8 @@ class CupyFuser:
         """Recompute rather than store and reload (the GPU is bound by memory, not arithmetic)."""
         return len(order) <= 32
 
-    def build(self, n_inputs, outputs):
+    def build(self, inputs, outputs):
+        """A kernel of the run's inputs (their ``Sym("in")`` leaves) returning the outputs."""
         env, names, lines = {"xp": self.xp}, {}, []
 
         def ref(x):
@@ -203,7 +204,7 @@ class CupyFuser:
             names[id(s)] = f"t{len(lines)}"
             lines.append(f"    t{len(lines)} = xp.{fname}({', '.join(ref(a) for a in s.args)})")
         result = ", ".join(ref(s) for s in outputs)
-        source = (f"def fused({', '.join(f'a{k}' for k in range(n_inputs))}):\n" + "\n".join(lines)
+        source = (f"def fused({', '.join(f'a{k}' for k in range(len(inputs)))}):\n" + "\n".join(lines)
                   + f"\n    return {result}\n")
         exec(compile(source, "<ga.jit fused kernel>", "exec"), env)      # noqa: S102
         fused = self.xp.fuse(env["fused"])
@@ -251,7 +252,9 @@ class NumbaFuser:
         of a large array cost more than them); math functions are stored."""
         return len(order) <= 16 and all(s.op in _ARITHMETIC_FORMS for s in order)
 
-    def build(self, n_inputs, outputs):
+    def build(self, inputs, outputs):
+        """A kernel of the run's inputs (their ``Sym("in")`` leaves) returning the outputs; the
+        loop is compiled here, for the inputs' types (a run numba cannot type is not fused)."""
         order, _ = _graph(outputs)
         env, names, body = {"np": np}, {}, []
         scalars, shape = {}, outputs[0].shape
@@ -275,12 +278,17 @@ class NumbaFuser:
             names[id(s)] = f"t{len(body)}"
             body.append(f"t{len(body)} = {form.format(*(ref(a) for a in s.args))}")
         body += [f"o{m}[i] = {ref(s)}" for m, s in enumerate(outputs)]
-        params = [f"a{k}" for k in range(n_inputs)] + [f"o{m}" for m in range(len(outputs))]
+        params = [f"a{k}" for k in range(len(inputs))] + [f"o{m}" for m in range(len(outputs))]
         source = (f"def fused(n, {', '.join(params)}):\n    for i in range(n):\n"
                   + "".join(f"        {line}\n" for line in body))
         exec(compile(source, "<ga.jit fused kernel>", "exec"), env)      # noqa: S102
         loop = self.numba.njit(error_model="numpy", cache=False)(env["fused"])
         dtypes, size = [s.dtype for s in outputs], math.prod(shape)
+        try:                        # compile now, for these types (empty arrays: no work)
+            loop(0, *[x.dtype.type(1) if x.shape != shape else np.empty(0, x.dtype)
+                      for x in inputs], *[np.empty(0, d) for d in dtypes])
+        except Exception as exc:    # noqa: BLE001  (numba cannot type an operation)
+            raise NotFusible(f"numba: {type(exc).__name__}") from None
 
         def kernel(*inputs):
             flat = [x.dtype.type(x) if k in scalars else np.ascontiguousarray(x).reshape(-1)
@@ -486,7 +494,7 @@ class _Run:
         if len(order) < 2 or any(not self.fuser.accepts(s.dtype) for s in order):
             return None
         try:
-            kernel = self.fuser.build(len(self.inputs), outputs)
+            kernel = self.fuser.build([self.env[x] for x in self.inputs], outputs)
         except NotFusible:
             return None
         kernels.append(kernel)

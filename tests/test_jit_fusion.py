@@ -115,8 +115,8 @@ def test_runs_break_at_reductions_broadcasts_and_closures():
 def test_a_fused_program_that_disagrees_is_dropped(monkeypatch):
     real_build = _fusion.NumbaFuser.build
 
-    def wrong_build(self, n_inputs, outputs):
-        kernel = real_build(self, n_inputs, outputs)
+    def wrong_build(self, inputs, outputs):
+        kernel = real_build(self, inputs, outputs)
         run = kernel.run
         kernel.run = lambda *a: tuple(v * (1 + 1e-6) for v in run(*a))      # a subtly wrong kernel
         return kernel
@@ -185,6 +185,21 @@ def test_device_runs_fuse_through_the_namespace_fuse(dtype):
     rtol = 1e-5 if dtype is np.float32 else 1e-12
     assert_close((np.asarray(value.get() if hasattr(value, "get") else value), grad.get()),
                  (np.asarray(ev.get() if hasattr(ev, "get") else ev), eg.get()), rtol=rtol)
+
+
+def test_a_run_numba_cannot_type_stays_unfused_and_the_rest_fuses():
+    def f(x, z):
+        a = (x * 2.0 + 1.0) * x                   # fuses
+        b = np.less(z * 1.5, z + 1.0)              # complex ordering: numba cannot type it
+        return np.sum(a) + np.sum(np.where(b, 1.0, 0.0))
+
+    x = np.linspace(0, 1, 20)
+    z = (x + 0.5j).astype(np.complex128)
+    step = ga.jit(ga.grad(f), fuse=True)
+    replays(step, x, z)
+    prog = step.programs()[0]
+    assert prog.kernels and all("<" not in k.source for k in prog.kernels)
+    assert np.array_equal(step(x, z), ga.grad(f)(x, z))
 
 
 def test_fuse_argument_is_checked():
