@@ -11,6 +11,10 @@ engine's own small operations (``_add``, ``_fit``, ``_dense`` ... below).
 A composite that the tracer recorded as one unit (``Tracer.opaque``) created its nodes inside the
 unit; on replay those nodes do not exist, so the whole group goes back in one step
 (``opaque_backward``: the replayed composite keeps its local graph and runs the engine on it).
+Its sums into values that other nodes feed too start from what those received before, and it
+runs where the eager pass runs its nodes when that keeps the eager order of the sums
+(``_Pass.runs_now``), so that the replay gives the eager values to the last bit; when the eager
+pass runs other nodes between the group's own, the sums can be ordered otherwise (last bits).
 What is refused (the call then finishes eagerly): ``create_graph`` (higher derivatives),
 ``x.backward()`` into ``.grad`` (use the functional API), tensor hooks, saved-value hooks, anomaly
 mode, a freed graph, and a group whose internal nodes are reached other than through its results.
@@ -84,6 +88,10 @@ def _add_sparse(a, s):
     return a
 
 
+def _is_plain(g):
+    return type(g) is not MaskedGradient and type(g) is not SparseGradient and hasattr(g, "shape")
+
+
 def _fill_missing(out_meta, grads):
     grads = [g.values if type(g) is MaskedGradient else g for g in grads]
     filled = []
@@ -113,10 +121,16 @@ class _GroupSpec:
         self.key = ("group", self.roots, self.keys, n_keys, retain)
 
 
-def opaque_backward(spec, state, gs):
-    """Replay: backward through the local graph a replayed composite kept (``opaque_replay``)."""
+def opaque_backward(spec, state, gs, seeds):
+    """Replay: backward through the local graph a replayed composite kept (``opaque_replay``);
+    ``seeds[key]``: the gradient its target had received before (see ``_Pass.run_group``)."""
     leaves_in, exposed = state
     cap = {id(leaf): None for leaf in leaves_in if leaf is not None}
+    seeded = set()
+    for leaf, key in zip(leaves_in, spec.keys):
+        if leaf is not None and key >= 0 and seeds[key] is not None and key not in seeded:
+            cap[id(leaf)] = seeds[key]
+            seeded.add(key)
     backward([exposed[j] for j in spec.roots], list(gs), retain_graph=spec.retain, capture=cap)
     out = [None] * spec.n_keys
     for leaf, key in zip(leaves_in, spec.keys):
@@ -291,8 +305,12 @@ class _Pass:
                 g_owned = (node, 0) in owned
             else:
                 group = self.groups.get(node)
-                if group is not None:        # handed straight to us: its gradient is g_out
-                    self.run_group(group, {node: [g_out]})
+                if group is not None:       # handed straight to us
+                    if self.runs_now(group, node):
+                        self.run_group(group, {node: [g_out]})
+                    else:
+                        grads[node] = [g_out]
+                        heapq.heappush(heap, (node.seq, node))
                     node = None
                     continue
             current, node = node, None
@@ -374,6 +392,70 @@ class _Pass:
         if id(leaf) in self.capture:
             self.capture[id(leaf)] = self.sum_into(self.capture[id(leaf)], g, id(leaf))
 
+    def runs_now(self, group, node):
+        """A group whose ``node`` was handed straight to the pass: run it now, or let it wait in
+        the heap behind the newer nodes there? The eager pass runs ``node`` now, with the nodes it
+        hands straight on, and the rest of the group after the newer nodes. The group runs in one
+        step, so what it sends out is summed in the eager order (to the last bit) when it runs
+        now if those first nodes send gradients out of the group, else when it waits; it waits
+        whenever a waiting node can still send it gradients (so that it runs once)."""
+        first = min(n.seq for n in group.nodes)
+        if not any(seq < first and n in self.grads for seq, n in self.heap):
+            return True                     # nothing newer waits: the eager order either way
+        if self.fed_later(group, first):
+            return False
+        while node is not None:             # the nodes the eager pass runs before the heap
+            handed, out = None, False
+            for e in node.edges:
+                t = e[1]
+                out = out or type(t) is GradArray or t not in group.nodes
+                if handed is None and type(t) is not GradArray and t.uses == 1 and \
+                        t.n_out == 1 and t not in self.grads and t not in self.captured:
+                    handed = t
+            if out:
+                return True
+            node = handed if handed in group.nodes else None
+        return False
+
+    def fed_later(self, group, first):
+        """Can a node that waits in the heap still send gradients into the group (through nodes
+        newer than the group's, ``first`` the newest's seq)?"""
+        stack = [n for seq, n in self.heap if seq < first and n in self.grads]
+        seen = set()
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            for e in node.edges:
+                t = e[1]
+                if type(t) is GradArray:
+                    continue
+                if t in group.nodes:
+                    return True
+                if t.seq < first:
+                    stack.append(t)
+        return False
+
+    def received(self, target):
+        """The gradient a group's target (a (node, k) pair or a leaf) holds now, if it is a plain
+        array (a seed for the group's sum), else None."""
+        if type(target) is tuple:
+            slot = self.grads.get(target[0])
+            g = None if slot is None else slot[target[1]]
+        else:
+            g = self.capture.get(id(target))
+        return g if g is not None and _is_plain(g) else None
+
+    def replace(self, target, g, seed):
+        key = target if type(target) is tuple else id(target)
+        if g is not seed:
+            self.owned.discard(key)         # the engine's buffer, not ours to add into
+        if type(target) is tuple:
+            self.grads[target[0]][target[1]] = g
+        else:
+            self.capture[key] = g
+
     def capture_node(self, node, node_grads):
         for k, g in enumerate(node_grads):
             if type(g) is MaskedGradient:
@@ -417,7 +499,20 @@ class _Pass:
                     roots.append(_make(None, node, True, k))     # a handle: backward reads the node
                     root_index.append(group.exposed[(node, k)])
                     gs.append(g)
-        cap = {(t if type(t) is tuple else id(t)): None for t in group.targets}
+        # What a target received before seeds the group's sum: the eager pass adds the
+        # composite's contributions one by one to it, and (a + b) + c rounds differently from
+        # a + (b + c). A node target's seed is a root of the inner pass (its slot starts there).
+        seeds = [self.received(t) for t in group.targets]
+        cap = {}
+        for t, seed in zip(group.targets, seeds):
+            if type(t) is tuple:
+                cap[t] = None
+                if seed is not None:
+                    roots.append(_make(None, t[0], True, t[1]))
+                    gs.append(seed)
+            else:
+                cap[id(t)] = seed
+        n_exposed = len(root_index)
         self.tracer.depth += 1
         try:
             self.engine(roots, gs, True, False, cap)
@@ -425,13 +520,17 @@ class _Pass:
             self.tracer.depth -= 1
         values = [cap[t if type(t) is tuple else id(t)] for t in group.targets]
         spec = _GroupSpec(root_index, group.per_arg, len(group.targets), self.retain)
-        tpl = (spec, self.tracer.slot(group.state), tuple(self.tracer.template(g) for g in gs))
+        tpl = (spec, self.tracer.slot(group.state),
+               tuple(self.tracer.template(g) for g in gs[:n_exposed]),
+               tuple(self.tracer.template(g) for g in seeds))
         self.tracer.record(opaque_backward, tpl, None, values, False, check=False,
                            guard_scalars=False)
-        for target, g in zip(group.targets, values):
+        for target, g, seed in zip(group.targets, values, seeds):
             if g is None:
                 continue
-            if type(target) is tuple:
+            if seed is not None:            # the sum: it replaces what the target had
+                self.replace(target, g, seed)
+            elif type(target) is tuple:
                 self.to_node(target[0], target[1], g, False)
             else:
                 self.to_leaf(target, g)

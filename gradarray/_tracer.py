@@ -56,6 +56,16 @@ def normalized(result):
     return _normalize(result)[0]
 
 
+def _snapshot(x):
+    """A copy of a constant in its own memory order (a transposed view stays Fortran-ordered): the
+    replay reads this copy, and NumPy picks its loops by layout (matmul: BLAS transposed or not),
+    so a copy in another order can round the last bit differently."""
+    try:
+        return x.copy(order="K")
+    except TypeError:           # an array type whose copy() takes no order
+        return x.copy()
+
+
 def _raw_getitem(x, index):
     r = x[index]
     return np.asarray(r) if isinstance(r, np.generic) else r
@@ -205,7 +215,7 @@ class Tracer:
             return x
         name = f"c{len(self.consts)}"
         self.consts.append(x)
-        self.snaps.append(x.copy())
+        self.snaps.append(_snapshot(x))
         self.bind(x, name)
         return name
 
@@ -325,8 +335,9 @@ class Tracer:
         if self.depth:
             return fn(*args, **kwargs)
         gas, values, positions = [], [], []
-        args_tpl = self._opaque_template(args, gas, values, positions)
-        kwargs_tpl = self._opaque_template(kwargs, gas, values, positions)
+        index = {}                      # id(GradArray) -> its position in gas
+        args_tpl = self._opaque_template(args, gas, values, positions, index)
+        kwargs_tpl = self._opaque_template(kwargs, gas, values, positions, index)
         before = [(g._node, g._out_index, g._requires_grad) for g in gas]
         enabled = _state.enabled
         lo = next(_node_seq)
@@ -338,9 +349,11 @@ class Tracer:
         hi = next(_node_seq)
         if _state.tracer is not self:
             return result
+        first = {}                      # id(version counter) -> the first argument sharing it
+        for j, g in enumerate(gas):
+            first.setdefault(id(g._version), j)
         flags = [(positions[k], b[2] and enabled, (g._node, g._out_index, g._requires_grad) != b,
-                  next(j for j, h in enumerate(gas) if h._version is g._version))
-                 for k, (g, b) in enumerate(zip(gas, before))]
+                  first[id(g._version)]) for k, (g, b) in enumerate(zip(gas, before))]
         leaves = _leaves(result)
         spec = _Opaque(fn, args_tpl, kwargs_tpl, flags, enabled, len(leaves))
         name = self.new_name()
@@ -360,18 +373,20 @@ class Tracer:
         self.groups.append((hi, lo, state, gas, before, exposed, flags))
         return result
 
-    def _opaque_template(self, obj, gas, values, positions):
+    def _opaque_template(self, obj, gas, values, positions, index):
         t = type(obj)
         if t is tuple or t is list:
-            return t([self._opaque_template(x, gas, values, positions) for x in obj])
+            return t([self._opaque_template(x, gas, values, positions, index) for x in obj])
         if t is dict:
-            return {k: self._opaque_template(v, gas, values, positions) for k, v in obj.items()}
+            return {k: self._opaque_template(v, gas, values, positions, index)
+                    for k, v in obj.items()}
         if t is GradArray:
-            for k, seen in enumerate(gas):          # the same object twice: one wrapper on replay
-                if seen is obj:
-                    return _Arg(k, True)
+            k = index.get(id(obj))              # the same object twice: one wrapper on replay
+            if k is not None:
+                return _Arg(k, True)
             positions.append(len(values))
             values.append(self.template(obj._data).name)
+            index[id(obj)] = len(gas)
             gas.append(obj)
             return _Arg(len(gas) - 1, True)
         if isinstance(obj, tuple):          # a named tuple: its values are static here

@@ -179,7 +179,7 @@ class Jitted:
                     continue
                 self.stats["replays"] += 1
                 return _rebuild(prog.out_tree, _connect(outs, prog.tracked_out, inputs, _NodeState(
-                    prog.backward, saved, None, (self, args, kwargs))))
+                    prog.backward, saved, None, (self, args, kwargs, tracked))))
         with self.lock:
             if entry is None and self._count() < self.max_programs:
                 entry = self.cache.setdefault(key, _Entry())
@@ -246,7 +246,8 @@ class Jitted:
             tracer.refuse("the function writes into its input arrays")
         if tracked:
             result, out_tpl, compare = _node_outputs(tracer, node_parts, local, lo,
-                                                     [leaves[p] for p in tracked], (self, args, kwargs))
+                                                     [leaves[p] for p in tracked],
+                                                     (self, args, kwargs, tracked))
         else:
             out_tpl = output_template(tracer, out, plain) if tracer.refused is None else None
             result = compare = _unwrap_outputs(out) if plain else out
@@ -562,15 +563,25 @@ class _NodeState:
         return tuple(F.grad_of(outs, leaves, list(gs), retain_graph=True))
 
     def recompute(self, inputs, gs):
-        jitted, args, kwargs = self.call
+        jitted, args, kwargs, positions = self.call
         leaves, tree = _flatten((args, kwargs))
-        positions = [p for p, x in enumerate(leaves) if type(x) is GradArray and x._requires_grad]
+        # ``positions``: the arguments that required grad at the call. One that does not any more
+        # (a vjp's leaf, retired once its pullback was made) is recomputed from a local leaf, so
+        # that the recorded derivative depends on the cotangents as the eager one does; the leaf
+        # is retired too afterwards (as functional._retire: a constant to outer transformations)
+        local = [None if type(x) is GradArray and x._requires_grad else
+                 _make(x._data if type(x) is GradArray else x, requires_grad=True) for x in inputs]
+        inputs = [x if leaf is None else leaf for x, leaf in zip(inputs, local)]
         for p, x in zip(positions, inputs):
             leaves[p] = x
         a, kw = _rebuild(tree, leaves)
         out = _flatten(jitted.fn(*a, **kw))[0]
         outs = [o for o in out if type(o) is GradArray and o._requires_grad]
-        return tuple(F.grad_of(outs, list(inputs), list(gs), create_graph=True))
+        grads = tuple(F.grad_of(outs, list(inputs), list(gs), create_graph=True))
+        for leaf in local:
+            if leaf is not None:
+                leaf._requires_grad = False
+        return grads
 
 
 def _jit_vjp(g, ans, *inputs, state):

@@ -5,16 +5,26 @@ For ``f`` with array output, a fixed random cotangent ``v`` turns it into the re
 central differences of ``L``. Complex inputs are perturbed along the real and the imaginary axis
 (the PyTorch convention: ``grad = dL/dRe + i dL/dIm``). Optionally the complex step
 ``Im f(x + ih) / h`` is used for real inputs of real-analytic functions (no cancellation error).
+``gradcheck(..., jit=True)`` also checks that ``ga.jit`` gives the eager VJP exactly.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from . import _backend
 from ._array import GradArray, _make
 from .functional import _flatten, vjp
+from ._trace_backward import opaque_backward
+from .jit import JitWarning, _same_outputs, jit as _jit
 
 __all__ = ["gradcheck", "gradgradcheck", "numerical_vjp"]
+
+# Private switch for the test suite (tests/_jit_check.py): ``gradcheck``'s default for ``jit``, and
+# a callable told about each jitted check, ``(name, jitted, jit_warnings, exact)``, that counts.
+_jit_default = False
+_jit_observer = None
 
 
 def _host(x):
@@ -125,12 +135,18 @@ def _tolerances(args, wrt, atol, rtol):
 
 
 def gradcheck(f, *args, argnums=None, eps=1e-6, atol=None, rtol=None, seed=0, complex_step=False,
-              raise_exception=True):
+              raise_exception=True, jit=None):
     """Check ``ga.vjp(f, ...)`` against finite differences; returns True or raises AssertionError.
 
     ``args``: arrays (NumPy or device arrays) and other arguments; by default every floating-point
     or complex array argument is checked (``argnums`` to choose). float32 inputs are differentiated
     in float32 and compared with float64 differences under looser tolerances.
+
+    ``jit=True``: the VJP is also computed as ``ga.vjp(ga.jit(f), ...)``, three times with the same
+    inputs (traced; traced again and validated; replayed), and each output and gradient must be
+    identical to the eager one (shape, dtype, values, NaN where NaN; equal to rounding where the
+    replay may round differently: ``_rounds_differently``). A jit that refuses the call and runs
+    it eagerly passes (``JitWarning``). ``None`` (default): off.
     """
     args = list(args)
     wrt = tuple(i for i, a in enumerate(args) if _is_diff(a)) if argnums is None else \
@@ -148,7 +164,15 @@ def gradcheck(f, *args, argnums=None, eps=1e-6, atol=None, rtol=None, seed=0, co
     outs, _ = _flatten(out)
     vs = _cotangents(outs, seed)
     cot = [_on_like(v, o) for v, o in zip(vs, outs)]
-    analytic = pullback(cot if len(outs) > 1 or isinstance(out, (tuple, list)) else cot[0])
+    cot = cot if len(outs) > 1 or isinstance(out, (tuple, list)) else cot[0]
+    analytic = pullback(cot)
+    if _jit_default if jit is None else jit:
+        try:
+            _check_jitted_vjp(f_wrt, [args[i] for i in wrt], wrt, out, cot, analytic)
+        except AssertionError:
+            if raise_exception:
+                raise
+            return False
     numeric = numerical_vjp(f, args, vs, wrt, eps=eps, complex_step=complex_step)
     atol, rtol = _tolerances(args, wrt, atol, rtol)
     for i, a, n in zip(wrt, analytic, numeric):
@@ -175,8 +199,103 @@ def gradcheck(f, *args, argnums=None, eps=1e-6, atol=None, rtol=None, seed=0, co
     return True
 
 
+def _check_jitted_vjp(f_wrt, primals, wrt, out, cot, analytic):
+    """``gradcheck(jit=True)``: ``vjp(jit(f_wrt))`` gives ``out`` and ``analytic`` on each of three
+    calls. Warnings of these calls are held back: the eager call showed them to the caller; the
+    ``JitWarning``s go to ``_jit_observer`` if one is set, else are issued again."""
+    jitted = _jit(f_wrt)
+    exact = True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for call in (1, 2, 3):
+            o, pullback = vjp(jitted, *primals)
+            rounding = _rounds_differently(jitted)
+            exact &= _assert_identical(o, out, f"gradcheck(jit=True), call {call}: the output",
+                                       rounding)
+            grads = pullback(cot)
+            for i, g, a in zip(wrt, grads, analytic):
+                exact &= _assert_identical(g, a, f"gradcheck(jit=True), call {call}: the "
+                                                 f"gradient of argument {i}", rounding)
+    refusals = [w for w in caught if issubclass(w.category, JitWarning)]
+    if _jit_observer is not None:
+        _jit_observer("gradcheck", jitted, refusals, exact)
+    else:
+        for w in refusals:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _rounds_differently(jitted):
+    """Can a replay of ``jitted`` round differently from the eager call (the last bits)? Where its
+    program runs fused kernels (they round differently from NumPy's), or sends the gradients of a
+    composite recorded as one unit back in one step: the eager pass may run other nodes between
+    the composite's own, and sum what they send to one value in another order."""
+    return any(getattr(p, "kernels", None) or any(
+        op[0] == "call" and op[2] is opaque_backward for op in p.ops) for p in jitted.programs())
+
+
+def _assert_identical(actual, expected, what, rounding=False):
+    """``actual`` is ``expected`` exactly: the same nesting and types; arrays (and NumPy scalars) of
+    the same shape, dtype and values, NaN equal to NaN. AssertionError naming ``what``.
+
+    ``rounding`` (``_rounds_differently``): arrays may also agree only as the jit's own check of a
+    replay against the eager result accepts (``_same_outputs(fused=True)``: normwise, float64 to
+    1e-9). Returns whether everything was exactly equal."""
+    t = type(expected)
+    if type(actual) is not t:
+        raise AssertionError(f"{what}: {type(actual).__name__} under ga.jit, {t.__name__} eagerly")
+    if t is tuple or t is list or (isinstance(expected, tuple) and hasattr(expected, "_fields")):
+        if len(actual) != len(expected):
+            raise AssertionError(f"{what}: {len(actual)} items under ga.jit, {len(expected)} eagerly")
+        return all([_assert_identical(a, e, f"{what}[{k}]", rounding)
+                    for k, (a, e) in enumerate(zip(actual, expected))])
+    if t is dict:
+        if list(actual) != list(expected):
+            raise AssertionError(f"{what}: keys {list(actual)} under ga.jit, {list(expected)} eagerly")
+        return all([_assert_identical(actual[k], expected[k], f"{what}[{k!r}]", rounding)
+                    for k in expected])
+    if hasattr(expected, "shape") and hasattr(expected, "dtype"):
+        a, e = _values(actual), _values(expected)
+        if a.shape != e.shape or a.dtype != e.dtype:
+            raise AssertionError(f"{what}: {a.dtype}{list(a.shape)} under ga.jit, "
+                                 f"{e.dtype}{list(e.shape)} eagerly")
+        if np.array_equal(a, e, equal_nan=a.dtype.kind in "fc"):
+            return True
+        if rounding and _same_outputs(a, e, fused=True):
+            return False
+        raise AssertionError(f"{what} differs under ga.jit: {_difference(a, e)}")
+    if not (actual == expected or (actual != actual and expected != expected)):
+        raise AssertionError(f"{what}: {actual!r} under ga.jit, {expected!r} eagerly")
+    return True
+
+
+def _values(x):
+    """The host values of an array; a lazy (Dask) one is computed by the synchronous scheduler,
+    whatever scheduler the caller set (a test may forbid computing its own graphs)."""
+    raw = x._data if type(x) is GradArray else x
+    if _backend.is_lazy(raw):
+        raw = raw.compute(scheduler="sync")
+    return _host(raw)
+
+
+def _difference(a, e):
+    """The largest difference between two arrays of one shape and dtype, in words."""
+    if a.dtype.kind not in "biufc":
+        return "the values differ"
+    wide = np.complex128 if a.dtype.kind == "c" else np.float64
+    a, e = a.astype(wide), e.astype(wide)
+    if (np.isnan(a) != np.isnan(e)).any():
+        return "NaN in different places"
+    with np.errstate(invalid="ignore"):
+        d = np.abs(a - e)
+    d[np.isnan(a)] = 0                          # NaN in both; inf - inf (equal infinities) too
+    d[(a == e)] = 0
+    k = np.unravel_index(np.argmax(d), d.shape) if d.ndim else ()
+    return f"max abs difference {d[k]:.3g} at index {k} (jit {a[k]!r}, eager {e[k]!r})"
+
+
 def gradgradcheck(f, *args, argnums=None, seed=1, **kwargs):
-    """Check second derivatives: gradcheck of ``x -> vjp(f, x)(v)`` for a fixed random ``v``."""
+    """Check second derivatives: gradcheck of ``x -> vjp(f, x)(v)`` for a fixed random ``v``
+    (``kwargs``, ``jit`` included, go to ``gradcheck``)."""
     args = list(args)
     wrt = tuple(i for i, a in enumerate(args) if _is_diff(a)) if argnums is None else \
         ((argnums,) if isinstance(argnums, int) else tuple(argnums))

@@ -1,8 +1,11 @@
 """Shared fixtures. ``backend`` runs a test once per array backend: NumPy, and the stand-in device
-array (tests/standin.py) that behaves like CuPy's ndarray, so host-only assumptions fail in CI."""
+array (tests/standin.py) that behaves like CuPy's ndarray, so host-only assumptions fail in CI.
+``functional_api`` runs each test of the functional API eagerly and under ``ga.jit``
+(tests/_jit_check.py); ``@pytest.mark.eager_only(reason=...)`` opts a test out."""
 import numpy as np
 import pytest
 
+import _jit_check
 import standin
 
 standin.register()
@@ -79,3 +82,38 @@ def backend(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# ---------------------------------------------------------------- the functional API under ga.jit
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "eager_only(reason): a test of the functional API whose calls cannot be "
+        "compared with ga.jit (randomness drawn inside f, side effects the test counts); it runs "
+        "once, without the functional_api parametrisation")
+
+
+def pytest_generate_tests(metafunc):
+    """Tests that use the functional API run twice: ``eager`` and ``jit`` (tests/_jit_check.py)."""
+    marker = metafunc.definition.get_closest_marker("eager_only")
+    if marker is not None:
+        if not marker.kwargs.get("reason"):
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: eager_only needs a reason=")
+        return
+    if not metafunc.module.__name__.startswith("test_jit") and \
+            _jit_check.uses_functional_api(metafunc.function):     # test_jit*: about ga.jit itself
+        metafunc.parametrize("functional_api", ["eager", "jit"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def functional_api(request, monkeypatch):
+    """``jit``: the functional API and ``gradcheck`` check each call against ``ga.jit``."""
+    mode = getattr(request, "param", "eager")
+    if mode == "jit":
+        _jit_check.install(monkeypatch)
+    return mode
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _jit_check.COUNTS.calls:
+        for line in _jit_check.COUNTS.summary():
+            terminalreporter.write_line(line)
