@@ -189,6 +189,7 @@ def install(monkeypatch):
         monkeypatch.setattr(ga, name, wrapper)
         monkeypatch.setattr(F, name, wrapper)
     monkeypatch.setattr(T, "_jit_default", True)
+    monkeypatch.setattr(T, "_jit_instead_of_differences", True)    # the eager run did them
     monkeypatch.setattr(T, "_jit_observer", COUNTS.record)
 
 
