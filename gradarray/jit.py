@@ -17,6 +17,10 @@ results. From the third call on, the program replays: forward and backward are o
 function of the raw inputs. Array arguments reach ``f`` as untracked GradArrays while it is traced,
 so that everything computed from them is recorded.
 
+**Fusion** (``fuse=``, ``_fusion``): after validation the program is compiled again with runs of
+elementwise steps fused into one kernel each (``cupy.fuse``; numba loops on NumPy), and that
+variant replaces the exact one only if its replay agrees with the eager result within rounding.
+
 **Guards.** Each value Python reads during the trace (``bool()`` of a comparison in an ``if``,
 ``float()``, ``int()``, ``.item()``, ``.tolist()``, indexing with a computed integer,
 ``np.asarray``/``.data``/``.numpy()``, the shape of a data-dependent result such as ``np.nonzero``,
