@@ -217,3 +217,37 @@ def test_sym_refuses_what_is_not_elementwise():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.divide(1.0, s).dtype == np.float64      # dtype found without a warning
+
+
+def _random_model(rng, depth=6):
+    """A random elementwise expression of x (arithmetic, math functions, where, a closure
+    constant), as a NumPy function: what legacy models are made of."""
+    unary = [np.sin, np.tanh, np.exp, lambda a: a * a, np.negative, lambda a: 1.0 / (1.0 + a * a),
+             np.cos, lambda a: np.where(a > 0.3, a, 0.5 * a)]
+    binary = [np.add, np.subtract, np.multiply, lambda a, b: a / (1.5 + b * b), np.maximum]
+    plan = [(int(rng.integers(2)), int(rng.integers(8)), float(rng.uniform(-1, 1)))
+            for _ in range(depth)]
+
+    def model(x):
+        values = [x]
+        for kind, k, c in plan:
+            a = values[-1]
+            if kind == 0:
+                values.append(unary[k % len(unary)](a) + c)
+            else:
+                values.append(binary[k % len(binary)](a, values[k % len(values)] * c))
+        return np.sum(values[-1] * values[len(values) // 2])
+    return model
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_elementwise_models_fused_agree_with_eager_and_differences(seed):
+    rng = np.random.default_rng(seed)
+    model = _random_model(rng)
+    x = rng.uniform(-1, 1, 37)
+    step = ga.jit(ga.value_and_grad(model), fuse=True)
+    value, grad = replays(step, x)
+    assert step.programs()[0].kernels, step.programs()[0].fusion
+    assert_close((value, grad), ga.value_and_grad(model)(x), rtol=1e-10)
+    numeric = numerical_vjp(model, [x], [np.ones(())], (0,))[0]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
