@@ -29,7 +29,7 @@ import threading
 
 from ._array import GradArray
 
-__all__ = ["implements_scipy", "implements_scipy_method", "after_import", "install",
+__all__ = ["implements_scipy", "implements_scipy_method", "after_import", "install", "original_method",
            "holds_gradarray", "IMPLEMENTATIONS"]
 
 # "scipy.linalg" -> {"expm": implementation}
@@ -99,6 +99,16 @@ def _wrapper(original, implementation, method=False):
             return original(*args, **kwargs)
     call.__gradarray_original__ = original
     return call
+
+
+def original_method(cls, method):
+    """The library's own ``method`` of ``cls`` (or of a base class), behind the wrapper that
+    ``implements_scipy_method`` installed there."""
+    for klass in cls.__mro__:
+        function = klass.__dict__.get(method)
+        if function is not None:
+            return getattr(function, "__gradarray_original__", function)
+    raise AttributeError(method)
 
 
 def _install_module(module_name):

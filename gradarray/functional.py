@@ -150,7 +150,12 @@ def _records_for_outer(inputs, outputs):
         return True
     if not is_grad_enabled():
         return False
-    own = {id(i.value) for i in inputs}
+    return reaches_other_leaf(outputs, {id(i.value) for i in inputs})
+
+
+def reaches_other_leaf(outputs, own, inside=None):
+    """Whether the graph of the tracked ``outputs`` reaches a tracked leaf whose id is not in
+    ``own`` (with ``inside``: or a node for which ``inside(node)`` is false)."""
     stack, seen = [], set()
     for o in outputs:
         if type(o) is not GradArray or not o._requires_grad:
@@ -165,6 +170,8 @@ def _records_for_outer(inputs, outputs):
         if node in seen:
             continue
         seen.add(node)
+        if inside is not None and not inside(node):
+            return True
         for edge in node.edges:
             target = edge[1]
             if type(target) is GradArray:

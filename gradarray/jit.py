@@ -510,7 +510,9 @@ def _node_outputs(tracer, parts, local, lo, inputs, call):
     the output template (forward leaves, gradients) and what the validation compares."""
     _, _, outs, out_leaves, tree, grads, cots = parts
     hi = next(_node_seq)
-    if tracer.refused is None and _reaches_outside([out_leaves[j] for j in outs], local, hi, lo):
+    if tracer.refused is None and F.reaches_other_leaf(
+            [out_leaves[j] for j in outs], {id(leaf) for leaf in local},
+            lambda node: hi < node.seq < lo):           # nodes of this trace only
         tracer.refuse("the function reads an array that requires grad and is not an argument")
     raws = [o._data if j in outs else o for j, o in enumerate(out_leaves)]
     state = _NodeState(None, ([out_leaves[j] for j in outs], local), None, call)
@@ -520,32 +522,6 @@ def _node_outputs(tracer, parts, local, lo, inputs, call):
     fwd = [tracer.template(o._data) if j in outs else output_template(tracer, o, False)
            for j, o in enumerate(out_leaves)]
     return result, (fwd, [tracer.template(g) for g in grads]), (raws, grads, cots)
-
-
-def _reaches_outside(outs, local, hi, lo):
-    ids, seen = {id(leaf) for leaf in local}, set()
-    stack = []
-    for o in outs:
-        if o._node is None:
-            if id(o) not in ids:
-                return True
-        else:
-            stack.append(o._node)
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        if not hi < node.seq < lo:
-            return True
-        for e in node.edges:
-            t = e[1]
-            if type(t) is GradArray:
-                if t._requires_grad and id(t) not in ids:
-                    return True
-            else:
-                stack.append(t)
-    return False
 
 
 class _NodeState:

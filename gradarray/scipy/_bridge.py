@@ -13,9 +13,10 @@ import sys
 
 from .. import array_api
 from .._bridge import (after_import, holds_gradarray, implements_scipy, implements_scipy_method,
-                       install as _install_wrappers)
+                       install as _install_wrappers, original_method)
 
-__all__ = ["implements_scipy", "implements_scipy_method", "holds_gradarray", "install"]
+__all__ = ["implements_scipy", "implements_scipy_method", "holds_gradarray", "install",
+           "original_method"]
 
 
 def _teach_array_namespace():

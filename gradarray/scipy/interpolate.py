@@ -43,15 +43,10 @@ from .._array import GradArray
 from ._bridge import implements_scipy_method
 from . import interpolate_bspline, interpolate_grid  # noqa: F401  (B-splines; grids, interp1d)
 from .interpolate_bspline import (call_layout, connect, copy_with, floating, raw,
-                                  refuse_tracked, sparse_solver, tracked_instance)
+                                  refuse_tracked, scipy_method, sparse_solver,
+                                  tracked_coefficients, tracked_instance)
 
 __all__ = ["ppoly_evaluate", "TrackedPPoly"]
-
-
-def _original(module, cls, method):
-    import importlib
-    function = getattr(getattr(importlib.import_module(module), cls), method)
-    return getattr(function, "__gradarray_original__", function)
 
 
 # ------------------------------------------------------------------------- piecewise polynomials
@@ -118,13 +113,7 @@ def _antiderivative_coefficients(c, x):
 class TrackedPPoly:
     """Methods of a ``PPoly`` (``CubicSpline``...) whose coefficients ``_c`` are a GradArray."""
 
-    @property
-    def c(self):
-        return self._c
-
-    @c.setter
-    def c(self, value):
-        self._c = value if type(value) is GradArray else np.asarray(value)
+    c = tracked_coefficients
 
     def __call__(self, x, nu=0, extrapolate=None):
         return _ppoly_call(self, self._c, x, nu, extrapolate)
@@ -192,7 +181,7 @@ def _ppoly_integrate_tracked_bounds(self, a, b, extrapolate=None):
 def _ppoly_with_tracked_coefficients(self, c, x, extrapolate=None, axis=0):
     refuse_tracked("scipy.interpolate.PPoly", x=x)
     c = floating(c)
-    _original("scipy.interpolate._interpolate", "PPoly", "__init__")(self, c._data, x,
+    scipy_method("scipy.interpolate._interpolate", "PPoly", "__init__")(self, c._data, x,
                                                                      extrapolate, axis)
     if axis != 0:
         c = np.moveaxis(np.moveaxis(c, axis + 1, 0), axis + 1, 0)
@@ -221,7 +210,7 @@ def _track_hermite(self, x, y, slopes):
 def _hermite_with_tracked_data(self, x, y, dydx, axis=0, extrapolate=None):
     refuse_tracked("scipy.interpolate.CubicHermiteSpline", x=x)
     y, dydx = floating(y), floating(dydx)
-    _original("scipy.interpolate._cubic", "CubicHermiteSpline", "__init__")(
+    scipy_method("scipy.interpolate._cubic", "CubicHermiteSpline", "__init__")(
         self, raw(x), y._data, dydx._data, axis, extrapolate)
     _track_hermite(self, raw(x), np.moveaxis(y, self.axis, 0), np.moveaxis(dydx, self.axis, 0))
 
@@ -257,7 +246,7 @@ def _pchip_slopes(x, y):
 def _pchip_with_tracked_data(self, x, y, axis=0, extrapolate=None):
     refuse_tracked("scipy.interpolate.PchipInterpolator", x=x)
     y = floating(y)
-    _original("scipy.interpolate._cubic", "PchipInterpolator", "__init__")(
+    scipy_method("scipy.interpolate._cubic", "PchipInterpolator", "__init__")(
         self, raw(x), y._data, axis, extrapolate)
     ymoved = np.moveaxis(y, self.axis, 0)
     _track_hermite(self, raw(x), ymoved, _pchip_slopes(raw(x), ymoved))
@@ -363,7 +352,7 @@ def _cubic_spline_with_tracked_data(self, x, y, axis=0, bc_type="not-a-knot", ex
     refuse_tracked("scipy.interpolate.CubicSpline", x=x, bc_type=bc_type)
     y = floating(y)
     x = np.asarray(raw(x), dtype=float)
-    _original("scipy.interpolate._cubic", "CubicSpline", "__init__")(self, x, y._data, axis,
+    scipy_method("scipy.interpolate._cubic", "CubicSpline", "__init__")(self, x, y._data, axis,
                                                                      bc_type, extrapolate)
     ymoved = np.moveaxis(y, self.axis, 0)
     trailing = tuple(ymoved.shape[1:])

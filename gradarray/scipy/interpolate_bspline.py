@@ -25,12 +25,14 @@ Must not know about: which SciPy function a caller used (``interpolate.py`` wire
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 from .. import _creation
 from .._array import GradArray
 from .._registry import Primitive, defvjp
-from ._bridge import holds_gradarray, implements_scipy, implements_scipy_method
+from ._bridge import holds_gradarray, implements_scipy, implements_scipy_method, original_method
 
 __all__ = ["sparse_solver", "tracked_instance", "copy_with", "bspline_evaluate", "refuse_tracked",
            "raw", "floating", "call_layout", "connect"]
@@ -192,16 +194,24 @@ def _bspline_call(spline, c, x, nu, extrapolate):
     return call_layout(out, x.shape, x.ndim, spline.axis)
 
 
+def scipy_method(module, cls, method):
+    """SciPy's own ``module.cls.method`` (the interpolators' ``__init__`` behind the bridge)."""
+    return original_method(getattr(importlib.import_module(module), cls), method)
+
+
+def _set_coefficients(spline, value):
+    spline._c = value if type(value) is GradArray else np.asarray(value)
+
+
+# ``spline.c`` of a spline whose coefficients ``_c`` may be a GradArray (SciPy's own property
+# would turn them into a plain array): B-splines here, piecewise polynomials in ``interpolate``
+tracked_coefficients = property(lambda spline: spline._c, _set_coefficients)
+
+
 class TrackedBSpline:
     """Methods of a ``BSpline`` whose coefficients ``_c`` are a GradArray."""
 
-    @property
-    def c(self):
-        return self._c
-
-    @c.setter
-    def c(self, value):
-        self._c = value if type(value) is GradArray else np.asarray(value)
+    c = tracked_coefficients
 
     @property
     def tck(self):

@@ -22,17 +22,12 @@ import numpy as np
 
 from .._array import GradArray
 from ._bridge import implements_scipy, implements_scipy_method
-from .interpolate_bspline import connect, floating, raw, refuse_tracked, tracked_instance
+from .interpolate_bspline import (connect, floating, raw, refuse_tracked, scipy_method,
+                                  tracked_instance)
 
 __all__ = ["TrackedInterp1d", "TrackedGridInterpolator"]
 
 _GRID_METHODS = ("linear", "slinear", "nearest")
-
-
-def _original(module, cls, method):
-    import importlib
-    function = getattr(getattr(importlib.import_module(module), cls), method)
-    return getattr(function, "__gradarray_original__", function)
 
 
 # ------------------------------------------------------------------------------- interp1d
@@ -105,7 +100,7 @@ def _interp1d_with_tracked_data(self, x, y, kind="linear", axis=-1, copy=True, b
     refuse_tracked("scipy.interpolate.interp1d", x=x, fill_value=fill_value)
     y = floating(y)
     x = raw(x)
-    _original("scipy.interpolate._interpolate", "interp1d", "__init__")(
+    scipy_method("scipy.interpolate._interpolate", "interp1d", "__init__")(
         self, x, y._data, kind, axis, copy, bounds_error, fill_value, assume_sorted)
     if not assume_sorted:
         y = np.take(y, np.argsort(x, kind="mergesort"), axis=self.axis)
@@ -214,7 +209,7 @@ def _grid_with_tracked_values(self, points, values, method="linear", bounds_erro
                                   f"is not differentiable in gradarray for tracked values; methods "
                                   f"{_GRID_METHODS} are.")
     values = floating(values)
-    _original("scipy.interpolate._rgi", "RegularGridInterpolator", "__init__")(
+    scipy_method("scipy.interpolate._rgi", "RegularGridInterpolator", "__init__")(
         self, points, values._data, method, bounds_error, fill_value, solver=solver,
         solver_args=solver_args)
     if self._descending_dimensions:

@@ -40,7 +40,7 @@ import scipy.special as sc
 from .. import _backend
 from .._array import GradArray, wrap_untracked
 from .._creation import asarray
-from ._bridge import holds_gradarray, implements_scipy, implements_scipy_method
+from ._bridge import holds_gradarray, implements_scipy, implements_scipy_method, original_method
 from .stats_distributions import CONTINUOUS, DISCRETE
 from . import stats_multivariate  # noqa: F401  (registers multivariate_normal)
 
@@ -109,14 +109,6 @@ def _first_argument(args, kwds, name):
     raise TypeError(f"missing required argument {name!r}")
 
 
-def _original(cls, method):
-    """SciPy's own ``method`` behind the bridge's wrapper on ``cls`` or a base class."""
-    for klass in cls.__mro__:
-        function = klass.__dict__.get(method)
-        if function is not None:
-            return getattr(function, "__gradarray_original__", function)
-    raise AttributeError(method)
-
 
 def _family(dist, table):
     """The formulas of ``dist`` (keyed by SciPy's generator class, e.g. ``norm_gen``), or None for a
@@ -133,7 +125,7 @@ def _without_formula(dist, method, args, kwds):
             f"distribution and method, so a tracked argument cannot be differentiated (SciPy's own "
             f"method would drop the gradient). Pass constants (.detach()) or write the density with "
             f"np.* and scipy.special calls.")
-    result = _original(type(dist), method)(dist, *map(_detached, args),
+    result = original_method(type(dist), method)(dist, *map(_detached, args),
                                            **{k: _detached(v) for k, v in kwds.items()})
     return wrap_untracked(result)
 
@@ -268,7 +260,7 @@ def _discrete_method(method):
     def implementation(self, *args, **kwds):
         if method in ("ppf", "isf"):
             # integer-valued step functions of q and the parameters: no gradient to propagate
-            result = _original(type(self), method)(self, *map(_detached, args),
+            result = original_method(type(self), method)(self, *map(_detached, args),
                                                    **{k: _detached(v) for k, v in kwds.items()})
             return wrap_untracked(result)
         family = _family(self, DISCRETE)

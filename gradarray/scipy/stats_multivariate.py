@@ -31,7 +31,7 @@ from .._array import GradArray, wrap_untracked
 from .._creation import asarray
 from .._modes import GradientLostWarning
 from ..linalg import solve_triangular
-from ._bridge import holds_gradarray, implements_scipy_method
+from ._bridge import holds_gradarray, implements_scipy_method, original_method
 
 _MODULE = "scipy.stats._multivariate"
 _LOG_2PI = math.log(2 * math.pi)
@@ -135,13 +135,6 @@ def _host(value):
     return _backend.to_host(asarray(value)._data) if holds_gradarray([value]) else value
 
 
-def _original(cls, method):
-    for klass in cls.__mro__:
-        function = klass.__dict__.get(method)
-        if function is not None:
-            return getattr(function, "__gradarray_original__", function)
-    raise AttributeError(method)
-
 
 def _no_formula_error(method):
     return TypeError(f"scipy.stats.multivariate_normal.{method}: gradarray has no differentiable "
@@ -154,7 +147,7 @@ def _without_formula(method):
     def implementation(self, *args, **kwargs):
         if _tracked(list(args) + list(kwargs.values())):
             raise _no_formula_error(method)
-        result = _original(type(self), method)(self, *map(_host, args),
+        result = original_method(type(self), method)(self, *map(_host, args),
                                                **{k: _host(v) for k, v in kwargs.items()})
         return wrap_untracked(result)
     return implementation
@@ -185,7 +178,7 @@ for _cls in ("multivariate_normal_gen", "multivariate_normal_frozen"):
 def freeze(self, mean=None, cov=1, allow_singular=False, seed=None, **kwds):
     """SciPy's frozen object built from the raw parameters, given differentiable methods that use
     the tracked ones (instance attributes shadow the class's methods)."""
-    frozen = _original(type(self), "__call__")(self, _host(mean), _host(cov),
+    frozen = original_method(type(self), "__call__")(self, _host(mean), _host(cov),
                                                allow_singular=allow_singular, seed=seed, **kwds)
     frozen.logpdf = functools.partial(_logpdf, mean=mean, cov=cov, allow_singular=allow_singular)
     frozen.pdf = functools.partial(_frozen_pdf, mean=mean, cov=cov, allow_singular=allow_singular)
